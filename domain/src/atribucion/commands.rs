@@ -1,0 +1,20 @@
+use serde::{Deserialize, Serialize};
+
+use super::{Conversion, EvidenciaJourney, MotivoReversion, OrigenFraude, ParametrosAtribucion, Touchpoint};
+
+/// Commands of the Atribucion aggregate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AtribucionCommand {
+    /// Attribute a conversion: fraud rules first (a hit records `FraudeDetectado`), then the
+    /// campaign's model over the journey's partner touchpoints inside the window.
+    AtribuirConversion {
+        conversion: Conversion,
+        /// Every interaction of the journey before the conversion.
+        journey: Vec<Touchpoint>,
+        parametros: ParametrosAtribucion,
+        evidencia: EvidenciaJourney,
+    },
+    /// Fraud reported after attribution; starts the compensation.
+    MarcarFraude { motivo: String, origen: OrigenFraude },
+    RevertirAtribucion { motivo: MotivoReversion },
+}

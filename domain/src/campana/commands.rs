@@ -1,0 +1,32 @@
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{DatosCampana, ReglaComision};
+use crate::money::Money;
+use crate::tipos::TipoConversion;
+
+/// Commands of the Campana aggregate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CampanaCommand {
+    CrearCampana { id: Uuid, datos: DatosCampana },
+    ActivarCampana,
+    PausarCampana,
+    FinalizarCampana,
+    CancelarCampana { motivo: String },
+    ActualizarReglaComision {
+        tipo_conversion: TipoConversion,
+        regla: ReglaComision,
+    },
+    AmpliarPresupuesto { monto: Money },
+    /// Reserve the commission of one partner credit against the budget. The campaign owns
+    /// the commission rule, so it computes the amount.
+    ReservarPresupuesto {
+        comision_id: Uuid,
+        conversion_id: Uuid,
+        partner_id: Uuid,
+        tipo_conversion: TipoConversion,
+        /// The partner's credited share of the conversion value.
+        credito: Money,
+    },
+    LiberarPresupuesto { comision_id: Uuid },
+}

@@ -1,0 +1,26 @@
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::DatosInteraccion;
+
+/// Events of the Interaccion aggregate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InteraccionEvent {
+    InteraccionRegistrada { id: Uuid, datos: DatosInteraccion },
+    InteraccionDescartada { motivo: String },
+}
+
+impl DomainEvent for InteraccionEvent {
+    fn event_type(&self) -> String {
+        match self {
+            InteraccionEvent::InteraccionRegistrada { .. } => "InteraccionRegistrada",
+            InteraccionEvent::InteraccionDescartada { .. } => "InteraccionDescartada",
+        }
+        .to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_string()
+    }
+}

@@ -1,0 +1,5 @@
+//! Pure business rules, each a function of its inputs.
+
+pub mod attribution;
+pub mod commission;
+pub mod fraud;

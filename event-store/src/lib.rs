@@ -1,0 +1,10 @@
+//! The event store: backends chosen by URL (SQLite, PostgreSQL, EventStoreDB), the cqrs-es
+//! repositories over them, the gap-free global log, and consumers with checkpoints and leases.
+//!
+//! See ../shared/ARCHITECTURE.md, "Backends" and "Consumers of the global log".
+
+pub mod error;
+pub mod log;
+
+pub use error::StoreError;
+pub use log::{EventLog, Position, RecordedEvent};
