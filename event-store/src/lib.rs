@@ -3,8 +3,10 @@
 //!
 //! See ../shared/ARCHITECTURE.md, "Backends" and "Consumers of the global log".
 
+pub mod consumer;
 pub mod error;
 pub mod log;
 
+pub use consumer::{CheckpointStore, Consumer, ConsumerError, Lease, LeaseProvider};
 pub use error::StoreError;
 pub use log::{EventLog, Position, RecordedEvent};
