@@ -6,7 +6,11 @@
 pub mod consumer;
 pub mod error;
 pub mod log;
+pub mod options;
+pub mod upcasting;
 
 pub use consumer::{CheckpointStore, Consumer, ConsumerError, Lease, LeaseProvider};
 pub use error::StoreError;
 pub use log::{EventLog, Position, RecordedEvent};
+pub use options::StoreOptions;
+pub use upcasting::{upcast, Upcasters};

@@ -1,0 +1,1 @@
+//! Test harness: fresh SQLite files and PostgreSQL databases per test.
