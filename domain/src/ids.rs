@@ -35,8 +35,14 @@ mod tests {
     fn derived_ids_are_stable_and_distinct() {
         let conversion = Uuid::from_u128(1);
         let partner = Uuid::from_u128(2);
-        assert_eq!(comision_id(&conversion, &partner), comision_id(&conversion, &partner));
-        assert_ne!(comision_id(&conversion, &partner), comision_id(&partner, &conversion));
+        assert_eq!(
+            comision_id(&conversion, &partner),
+            comision_id(&conversion, &partner)
+        );
+        assert_ne!(
+            comision_id(&conversion, &partner),
+            comision_id(&partner, &conversion)
+        );
         assert_ne!(atribucion_id(&conversion), derive("otro", &[&conversion]));
     }
 }

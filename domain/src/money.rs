@@ -106,13 +106,19 @@ impl Money {
 
     pub fn checked_add(&self, other: &Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
     }
 
     pub fn checked_sub(&self, other: &Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let amount = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
     }
 
@@ -169,7 +175,9 @@ mod tests {
 
     #[test]
     fn mixing_currencies_is_an_error() {
-        let err = eur(1).checked_add(&Money::new(1, Currency::USD)).unwrap_err();
+        let err = eur(1)
+            .checked_add(&Money::new(1, Currency::USD))
+            .unwrap_err();
         assert_eq!(
             err,
             MoneyError::CurrencyMismatch {

@@ -14,7 +14,9 @@ pub enum StoreError {
         hint: String,
     },
     /// Another writer appended to the aggregate first.
-    #[error("concurrency conflict on {aggregate_type}-{aggregate_id}: expected sequence {expected}")]
+    #[error(
+        "concurrency conflict on {aggregate_type}-{aggregate_id}: expected sequence {expected}"
+    )]
     ConcurrencyConflict {
         aggregate_type: String,
         aggregate_id: String,

@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 
-use super::{Conversion, EvidenciaJourney, MotivoReversion, OrigenFraude, ParametrosAtribucion, Touchpoint};
+use super::{
+    Conversion, EvidenciaJourney, MotivoReversion, OrigenFraude, ParametrosAtribucion, Touchpoint,
+};
 
 /// Commands of the Atribucion aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,6 +17,11 @@ pub enum AtribucionCommand {
         evidencia: EvidenciaJourney,
     },
     /// Fraud reported after attribution; starts the compensation.
-    MarcarFraude { motivo: String, origen: OrigenFraude },
-    RevertirAtribucion { motivo: MotivoReversion },
+    MarcarFraude {
+        motivo: String,
+        origen: OrigenFraude,
+    },
+    RevertirAtribucion {
+        motivo: MotivoReversion,
+    },
 }

@@ -8,16 +8,23 @@ use crate::tipos::TipoConversion;
 /// Commands of the Campana aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CampanaCommand {
-    CrearCampana { id: Uuid, datos: DatosCampana },
+    CrearCampana {
+        id: Uuid,
+        datos: DatosCampana,
+    },
     ActivarCampana,
     PausarCampana,
     FinalizarCampana,
-    CancelarCampana { motivo: String },
+    CancelarCampana {
+        motivo: String,
+    },
     ActualizarReglaComision {
         tipo_conversion: TipoConversion,
         regla: ReglaComision,
     },
-    AmpliarPresupuesto { monto: Money },
+    AmpliarPresupuesto {
+        monto: Money,
+    },
     /// Reserve the commission of one partner credit against the budget. The campaign owns
     /// the commission rule, so it computes the amount.
     ReservarPresupuesto {
@@ -28,5 +35,7 @@ pub enum CampanaCommand {
         /// The partner's credited share of the conversion value.
         credito: Money,
     },
-    LiberarPresupuesto { comision_id: Uuid },
+    LiberarPresupuesto {
+        comision_id: Uuid,
+    },
 }

@@ -9,16 +9,24 @@ use crate::tipos::TipoConversion;
 /// Events of the Campana aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CampanaEvent {
-    CampanaCreada { id: Uuid, datos: DatosCampana },
+    CampanaCreada {
+        id: Uuid,
+        datos: DatosCampana,
+    },
     CampanaActivada,
     CampanaPausada,
     CampanaFinalizada,
-    CampanaCancelada { motivo: String },
+    CampanaCancelada {
+        motivo: String,
+    },
     ReglaComisionActualizada {
         tipo_conversion: TipoConversion,
         regla: ReglaComision,
     },
-    PresupuestoAmpliado { monto: Money, presupuesto: Money },
+    PresupuestoAmpliado {
+        monto: Money,
+        presupuesto: Money,
+    },
     PresupuestoReservado {
         comision_id: Uuid,
         conversion_id: Uuid,
@@ -61,7 +69,12 @@ impl DomainEvent for CampanaEvent {
         name.to_string()
     }
 
+    /// CampanaCreada 1.0 is carried forward by alpes-upcasters.
     fn event_version(&self) -> String {
-        "1.0".to_string()
+        match self {
+            CampanaEvent::CampanaCreada { .. } => "2.0",
+            _ => "1.0",
+        }
+        .to_string()
     }
 }

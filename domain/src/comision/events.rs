@@ -9,7 +9,10 @@ use crate::money::Money;
 /// Events of the Comision aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ComisionEvent {
-    ComisionReservada { id: Uuid, datos: DatosComision },
+    ComisionReservada {
+        id: Uuid,
+        datos: DatosComision,
+    },
     ComisionAprobada {
         aprobada_en: DateTime<Utc>,
         lote_id: Option<Uuid>,
@@ -41,7 +44,12 @@ impl DomainEvent for ComisionEvent {
         .to_string()
     }
 
+    /// ComisionReservada 1.0 is carried forward by alpes-upcasters.
     fn event_version(&self) -> String {
-        "1.0".to_string()
+        match self {
+            ComisionEvent::ComisionReservada { .. } => "2.0",
+            _ => "1.0",
+        }
+        .to_string()
     }
 }

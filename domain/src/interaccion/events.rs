@@ -20,7 +20,12 @@ impl DomainEvent for InteraccionEvent {
         .to_string()
     }
 
+    /// InteraccionRegistrada 1.0 and 1.1 are carried forward by alpes-upcasters.
     fn event_version(&self) -> String {
-        "1.0".to_string()
+        match self {
+            InteraccionEvent::InteraccionRegistrada { .. } => "2.0",
+            InteraccionEvent::InteraccionDescartada { .. } => "1.0",
+        }
+        .to_string()
     }
 }
