@@ -5,6 +5,9 @@ use super::{
 };
 
 /// Commands of the Atribucion aggregate.
+// Commands and events are moved once per handling; boxing the large variant would only
+// add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AtribucionCommand {
     /// Attribute a conversion: fraud rules first (a hit records `FraudeDetectado`), then the

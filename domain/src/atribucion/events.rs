@@ -7,6 +7,9 @@ use super::{
 use crate::tipos::ModeloAtribucion;
 
 /// Events of the Atribucion aggregate.
+// Commands and events are moved once per handling; boxing the large variant would only
+// add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AtribucionEvent {
     ConversionAtribuida {

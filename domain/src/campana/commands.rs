@@ -6,6 +6,9 @@ use crate::money::Money;
 use crate::tipos::TipoConversion;
 
 /// Commands of the Campana aggregate.
+// Commands and events are moved once per handling; boxing the large variant would only
+// add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CampanaCommand {
     CrearCampana {

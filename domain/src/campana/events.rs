@@ -7,6 +7,9 @@ use crate::money::Money;
 use crate::tipos::TipoConversion;
 
 /// Events of the Campana aggregate.
+// Commands and events are moved once per handling; boxing the large variant would only
+// add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CampanaEvent {
     CampanaCreada {

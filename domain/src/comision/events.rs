@@ -7,6 +7,9 @@ use super::DatosComision;
 use crate::money::Money;
 
 /// Events of the Comision aggregate.
+// Commands and events are moved once per handling; boxing the large variant would only
+// add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ComisionEvent {
     ComisionReservada {

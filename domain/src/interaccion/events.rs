@@ -5,6 +5,9 @@ use uuid::Uuid;
 use super::DatosInteraccion;
 
 /// Events of the Interaccion aggregate.
+// Commands and events are moved once per handling; boxing the large variant would only
+// add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum InteraccionEvent {
     InteraccionRegistrada { id: Uuid, datos: DatosInteraccion },
