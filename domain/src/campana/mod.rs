@@ -5,7 +5,7 @@ mod commands;
 mod error;
 mod events;
 
-pub use aggregate::{Campana, EstadoCampana};
+pub use aggregate::{Campana, EstadoCampana, EstadoReserva};
 pub use commands::CampanaCommand;
 pub use error::CampanaError;
 pub use events::CampanaEvent;
@@ -16,7 +16,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::money::Money;
+use crate::money::{Currency, Money};
+use crate::rules::commission::validar_regla;
 use crate::tipos::{ModeloAtribucion, TipoConversion};
 
 /// The brand that runs a campaign.
@@ -88,6 +89,7 @@ pub struct ReglasComision {
 }
 
 impl ReglasComision {
+    /// The rule that pays for conversions of type `tipo`, if the campaign pays for them.
     pub fn para(&self, tipo: TipoConversion) -> Option<&ReglaComision> {
         match tipo {
             TipoConversion::Compra => self.compra.as_ref(),
@@ -95,6 +97,38 @@ impl ReglasComision {
             TipoConversion::Registro => self.registro.as_ref(),
         }
     }
+
+    /// Replaces the rule of conversion type `tipo`.
+    pub fn fijar(&mut self, tipo: TipoConversion, regla: ReglaComision) {
+        let lugar = match tipo {
+            TipoConversion::Compra => &mut self.compra,
+            TipoConversion::Lead => &mut self.lead,
+            TipoConversion::Registro => &mut self.registro,
+        };
+        *lugar = Some(regla);
+    }
+
+    /// Checks every rule with [`validar_regla`] against the budget currency `moneda`.
+    pub fn validar(&self, moneda: Currency) -> Result<(), CampanaError> {
+        [
+            TipoConversion::Compra,
+            TipoConversion::Lead,
+            TipoConversion::Registro,
+        ]
+        .into_iter()
+        .filter_map(|tipo| self.para(tipo).map(|regla| (tipo, regla)))
+        .try_for_each(|(tipo, regla)| validar_regla_de(tipo, regla, moneda))
+    }
+}
+
+/// [`validar_regla`] as a campaign error naming the conversion type.
+pub(crate) fn validar_regla_de(
+    tipo: TipoConversion,
+    regla: &ReglaComision,
+    moneda: Currency,
+) -> Result<(), CampanaError> {
+    validar_regla(tipo, regla, moneda)
+        .map_err(|motivo| CampanaError::ReglaComisionInvalida { tipo, motivo })
 }
 
 /// How conversions are attributed to partners in this campaign.
@@ -135,4 +169,70 @@ pub struct DatosCampana {
     pub presupuesto: Money,
     pub reglas_comision: ReglasComision,
     pub atribucion: ConfiguracionAtribucion,
+}
+
+impl DatosCampana {
+    /// Checks what a campaign must be to be created: brand, name and description are not
+    /// blank; it starts before it ends; the audience's minimum age is not above its maximum;
+    /// a frequency cap is at least 1; the budget is positive; the commission rules are valid
+    /// in the budget currency; the lookback window is at least a day; the fraud threshold is
+    /// within 1..=100.
+    pub fn validar(&self) -> Result<(), CampanaError> {
+        if self.marca.nombre.trim().is_empty() {
+            return Err(CampanaError::MarcaSinNombre);
+        }
+        if self.nombre.trim().is_empty() {
+            return Err(CampanaError::NombreVacio);
+        }
+        if self.descripcion.trim().is_empty() {
+            return Err(CampanaError::DescripcionVacia);
+        }
+        if self.fecha_inicio >= self.fecha_fin {
+            return Err(CampanaError::FechasInvertidas {
+                fecha_inicio: self.fecha_inicio,
+                fecha_fin: self.fecha_fin,
+            });
+        }
+        self.segmento.validar()?;
+        if self.frecuencia_maxima == Some(0) {
+            return Err(CampanaError::FrecuenciaMaximaCero);
+        }
+        if !self.presupuesto.is_positive() {
+            return Err(CampanaError::PresupuestoNoPositivo {
+                presupuesto: self.presupuesto,
+            });
+        }
+        self.reglas_comision.validar(self.presupuesto.currency)?;
+        self.atribucion.validar()
+    }
+}
+
+impl SegmentoAudiencia {
+    /// Checks that the minimum age, when both are set, is not above the maximum age.
+    pub fn validar(&self) -> Result<(), CampanaError> {
+        match (self.edad_min, self.edad_max) {
+            (Some(edad_min), Some(edad_max)) if edad_min > edad_max => {
+                Err(CampanaError::EdadesInvertidas { edad_min, edad_max })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl ConfiguracionAtribucion {
+    /// Checks that the lookback window is at least a day and the fraud threshold is
+    /// within 1..=100.
+    pub fn validar(&self) -> Result<(), CampanaError> {
+        if self.ventana_dias < 1 {
+            return Err(CampanaError::VentanaAtribucionInvalida {
+                ventana_dias: self.ventana_dias,
+            });
+        }
+        if !(1..=100).contains(&self.umbral_fraude) {
+            return Err(CampanaError::UmbralFraudeInvalido {
+                umbral_fraude: self.umbral_fraude,
+            });
+        }
+        Ok(())
+    }
 }
