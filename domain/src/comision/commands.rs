@@ -7,7 +7,10 @@ use super::DatosComision;
 /// Commands of the Comision aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ComisionCommand {
-    ReservarComision { id: Uuid, datos: DatosComision },
+    ReservarComision {
+        id: Uuid,
+        datos: DatosComision,
+    },
     /// Allowed once the hold period has passed; `ahora` is the caller's clock.
     AprobarComision {
         ahora: DateTime<Utc>,
@@ -18,5 +21,7 @@ pub enum ComisionCommand {
         lote_id: Option<Uuid>,
         ahora: DateTime<Utc>,
     },
-    RevertirComision { motivo: String },
+    RevertirComision {
+        motivo: String,
+    },
 }

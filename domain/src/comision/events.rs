@@ -9,7 +9,10 @@ use crate::money::Money;
 /// Events of the Comision aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ComisionEvent {
-    ComisionReservada { id: Uuid, datos: DatosComision },
+    ComisionReservada {
+        id: Uuid,
+        datos: DatosComision,
+    },
     ComisionAprobada {
         aprobada_en: DateTime<Utc>,
         lote_id: Option<Uuid>,
