@@ -67,7 +67,7 @@ pub enum OrigenFraude {
 }
 
 /// Why an attribution was reverted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MotivoReversion {
     /// The campaign budget could not cover the commission.
     PresupuestoInsuficiente,
@@ -81,6 +81,7 @@ pub struct EvidenciaJourney {
     pub pedido_ya_convertido_por: Option<Uuid>,
 }
 
+pub use crate::rules::fraud::ConfiguracionFraude;
 pub use crate::rules::fraud::ReglaDisparada as ReglaFraudeDisparada;
 
 /// Fraud findings recorded in `FraudeDetectado`.
@@ -89,6 +90,13 @@ pub struct HallazgoFraude {
     pub reglas: Vec<ReglaDisparada>,
     pub puntuacion_total: u32,
     pub umbral: u32,
+}
+
+impl HallazgoFraude {
+    /// Whether the total score reaches the campaign's threshold.
+    pub fn es_fraude(&self) -> bool {
+        self.puntuacion_total >= self.umbral
+    }
 }
 
 /// How the campaign wants conversions attributed, as the saga learned it from events.
