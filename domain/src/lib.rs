@@ -7,6 +7,7 @@
 
 pub mod atribucion;
 pub mod campana;
+pub mod catalog;
 pub mod comision;
 pub mod error;
 pub mod ids;

@@ -23,34 +23,46 @@ use serde_json::Value;
 
 pub use legacy::hash_ip;
 
-/// Every upcaster, in the order they must run: a chain's steps follow each other.
+/// Every schema change: (event type, from version, to version, conversion), in the order
+/// the upcasters must run — a chain's steps follow each other.
+const STEPS: [(&str, &str, &str, Convert); 4] = [
+    (
+        "InteraccionRegistrada",
+        "1.0",
+        "1.1",
+        interaccion_registrada::v1_0_to_v1_1,
+    ),
+    (
+        "InteraccionRegistrada",
+        "1.1",
+        "2.0",
+        interaccion_registrada::v1_1_to_v2_0,
+    ),
+    ("CampanaCreada", "1.0", "2.0", campana_creada::v1_0_to_v2_0),
+    (
+        "ComisionReservada",
+        "1.0",
+        "2.0",
+        comision_reservada::v1_0_to_v2_0,
+    ),
+];
+
+/// Every upcaster, in the order they must run.
 pub fn all() -> Vec<Box<dyn EventUpcaster>> {
-    vec![
-        Box::new(Step::new(
-            "InteraccionRegistrada",
-            "1.0",
-            "1.1",
-            interaccion_registrada::v1_0_to_v1_1,
-        )),
-        Box::new(Step::new(
-            "InteraccionRegistrada",
-            "1.1",
-            "2.0",
-            interaccion_registrada::v1_1_to_v2_0,
-        )),
-        Box::new(Step::new(
-            "CampanaCreada",
-            "1.0",
-            "2.0",
-            campana_creada::v1_0_to_v2_0,
-        )),
-        Box::new(Step::new(
-            "ComisionReservada",
-            "1.0",
-            "2.0",
-            comision_reservada::v1_0_to_v2_0,
-        )),
-    ]
+    STEPS
+        .iter()
+        .map(|(event_type, from, to, convert)| {
+            Box::new(Step::new(event_type, from, to, *convert)) as Box<dyn EventUpcaster>
+        })
+        .collect()
+}
+
+/// Every schema change as (event type, from version, to version), in chain order.
+pub fn changes() -> Vec<(&'static str, &'static str, &'static str)> {
+    STEPS
+        .iter()
+        .map(|(event_type, from, to, _)| (*event_type, *from, *to))
+        .collect()
 }
 
 /// The newest version of every event type whose schema has changed; every other event is
