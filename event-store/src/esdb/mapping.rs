@@ -31,9 +31,7 @@ pub(crate) fn snapshot_stream(aggregate_type: &str, aggregate_id: &str) -> Strin
 
 /// cqrs-es sequence `n` is stream revision `n - 1` (sequences start at 1, revisions at 0).
 pub(crate) fn sequence_of(revision: u64) -> usize {
-    usize::try_from(revision)
-        .unwrap_or(usize::MAX - 1)
-        .saturating_add(1)
+    usize::try_from(revision).map_or(usize::MAX, |revision| revision.saturating_add(1))
 }
 
 /// The stream revision of cqrs-es sequence `n`; `None` for 0, which no event has.

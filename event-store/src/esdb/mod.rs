@@ -56,6 +56,7 @@ impl EsdbEventStore {
     /// cannot parse; [`StoreError::Unreachable`] for a server that does not answer or refuses
     /// us, saying what to do. Both show the URL with its password masked.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let url = url.trim();
         let masked = mask_password(url);
         let client = client_of(url, &masked)?;
         check_reachable(&client, url, &masked).await?;
@@ -168,7 +169,7 @@ mod tests {
             StoreError::InvalidUrl { url, reason } => {
                 assert_eq!(
                     url,
-                    "esdb://admin:***@localhost:2113?nodePreference=nearest"
+                    "esdb://admin:****@localhost:2113?nodePreference=nearest"
                 );
                 assert!(reason.contains("nearest"), "{reason}");
             }
@@ -203,7 +204,7 @@ mod tests {
             StoreError::Unreachable { url, hint, .. } => {
                 assert_eq!(
                     url,
-                    "kurrentdb://admin:***@127.0.0.1:1?tls=false&maxDiscoverAttempts=1"
+                    "kurrentdb://admin:****@127.0.0.1:1?tls=false&maxDiscoverAttempts=1"
                 );
                 assert!(hint.contains("docker compose up eventstore"), "{hint}");
             }

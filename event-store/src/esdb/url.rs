@@ -56,7 +56,7 @@ pub(crate) fn client_connection_string(url: &str) -> Result<String, String> {
     }
 }
 
-/// `url` with the password of its user info replaced by `***`, for errors and logs.
+/// `url` with the password of its user info replaced by `****`, for errors and logs.
 ///
 /// The user info ends at the last `@`: a password with an unescaped `@`, `/` or `?` is masked
 /// whole, and an `@` in a query value masks more than needed rather than less.
@@ -69,7 +69,7 @@ pub fn mask_password(url: &str) -> String {
     };
     let (user_info, host_and_rest) = rest.split_at(at);
     match user_info.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***{host_and_rest}"),
+        Some((user, _password)) => format!("{scheme}://{user}:****{host_and_rest}"),
         None => url.to_string(),
     }
 }
@@ -140,11 +140,11 @@ mod tests {
     fn the_password_is_masked() {
         assert_eq!(
             mask_password("esdb://admin:changeit@localhost:2113?tls=false"),
-            "esdb://admin:***@localhost:2113?tls=false"
+            "esdb://admin:****@localhost:2113?tls=false"
         );
         assert_eq!(
             mask_password("kurrentdb://ops:s3cr3t@node1:2113,node2:2113"),
-            "kurrentdb://ops:***@node1:2113,node2:2113"
+            "kurrentdb://ops:****@node1:2113,node2:2113"
         );
     }
 
@@ -152,7 +152,7 @@ mod tests {
     fn a_password_with_unescaped_separators_is_masked_whole() {
         assert_eq!(
             mask_password("esdb://admin:pa/ss@w?rd@localhost:2113"),
-            "esdb://admin:***@localhost:2113"
+            "esdb://admin:****@localhost:2113"
         );
     }
 
@@ -174,7 +174,7 @@ mod tests {
         let masked = mask_in(&error, url);
         assert!(!masked.contains("changeit"), "{masked}");
         assert!(
-            masked.contains("esdb://admin:***@local host:2113"),
+            masked.contains("esdb://admin:****@local host:2113"),
             "{masked}"
         );
     }
