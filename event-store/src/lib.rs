@@ -5,6 +5,7 @@
 
 pub mod consumer;
 pub mod error;
+pub mod esdb;
 pub mod log;
 pub mod options;
 pub mod upcasting;
