@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
-use cqrs_es::{Aggregate, EventEnvelope};
+use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
@@ -110,8 +110,17 @@ impl RecordedEvent {
         if self.event.aggregate_type != A::TYPE {
             return Err(unreadable(format!("not an event of {}", A::TYPE)));
         }
-        let payload = serde_json::from_value(self.event.payload.clone())
+        let payload: A::Event = serde_json::from_value(self.event.payload.clone())
             .map_err(|err| unreadable(err.to_string()))?;
+        // A payload that happens to parse but is at a version no upcaster brought forward
+        // would be silently misread: refuse it.
+        if payload.event_version() != self.event.event_version {
+            return Err(unreadable(format!(
+                "this code reads version {} and no upcaster converts {}",
+                payload.event_version(),
+                self.event.event_version
+            )));
+        }
         Ok(EventEnvelope {
             aggregate_id: self.event.aggregate_id.clone(),
             sequence: self.event.sequence,

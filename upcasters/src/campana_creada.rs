@@ -1,6 +1,7 @@
 //! `CampanaCreada`: 1.0 → 2.0.
 //!
-//! 1.0 (the influencer-campaign era): `id`, `id_marca`, `nombre_marca`, `nombre`,
+//! 1.0 (the influencer-campaign era): `id`, `id_marca` (a UUID, or a legacy brand number
+//! from which a stable UUID is derived), `nombre_marca`, `nombre`,
 //! `descripcion`, `tipo` as lower-case text, `fecha_inicio`/`fecha_fin` (dates), `presupuesto`
 //! as a float in the brand's currency (`moneda`, EUR when absent: every brand of that era
 //! was billed in euros), and a list of `influencers` {nombre, plataforma, seguidores,
@@ -20,7 +21,10 @@ use std::collections::BTreeSet;
 use cqrs_es::persist::SerializedEvent;
 use serde_json::{json, Map, Value};
 
-use crate::legacy::{currency, minor_units, money, text};
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use crate::legacy::{currency, minor_units, money, text, uuid_or_derived};
 
 /// What old campaigns pay per purchase, in basis points.
 pub const DEFAULT_PURCHASE_BPS: u32 = 1_000;
@@ -53,7 +57,12 @@ pub fn v1_0_to_v2_0(event: &SerializedEvent, old: &Map<String, Value>) -> Option
         None => "EUR".to_string(),
     };
     let presupuesto = minor_units(old.get("presupuesto")?)?;
-    let id = text(old, "id").unwrap_or_else(|| event.aggregate_id.clone());
+    let id =
+        Uuid::parse_str(&text(old, "id").unwrap_or_else(|| event.aggregate_id.clone())).ok()?;
+    let fecha = |field: &str| -> Option<String> {
+        let date = NaiveDate::parse_from_str(&text(old, field)?, "%Y-%m-%d").ok()?;
+        Some(date.to_string())
+    };
     let distinct = |field: &str| -> Vec<String> {
         let values: BTreeSet<String> = influencers
             .iter()
@@ -66,14 +75,14 @@ pub fn v1_0_to_v2_0(event: &SerializedEvent, old: &Map<String, Value>) -> Option
         "id": id,
         "datos": {
             "marca": {
-                "id": text(old, "id_marca")?,
+                "id": uuid_or_derived(&text(old, "id_marca")?),
                 "nombre": text(old, "nombre_marca")?,
             },
             "nombre": text(old, "nombre")?,
             "descripcion": text(old, "descripcion")?,
             "tipo": tipo,
-            "fecha_inicio": text(old, "fecha_inicio")?,
-            "fecha_fin": text(old, "fecha_fin")?,
+            "fecha_inicio": fecha("fecha_inicio")?,
+            "fecha_fin": fecha("fecha_fin")?,
             "segmento": {
                 "edad_min": null,
                 "edad_max": null,

@@ -3,7 +3,7 @@
 //! 1.0 (the first tracking services): `id_campana`, `tipo_evento` as free text in any case
 //! ("vista", "click", "compra", "lead", ...), a free-form `datos` map (`usuario`, `fuente`,
 //! `dispositivo`, `timestamp` in epoch seconds, and on some purchases `ip`, `id_afiliado`,
-//! `valor` + `moneda`, `pedido`), `fecha_evento` as a naive Madrid local timestamp. The
+//! `valor` + `moneda` (EUR when absent), `pedido`), `fecha_evento` as a naive Madrid local timestamp. The
 //! interaction id was only the aggregate id.
 //!
 //! 1.1 (the second tracking API): `id_interaccion`, `tipo` in upper case (VIEW, CLICK,
@@ -62,9 +62,13 @@ pub fn v1_0_to_v1_1(event: &SerializedEvent, old: &Map<String, Value>) -> Option
         Some(instant) => instant,
         None => madrid_local_to_utc(&text(old, "fecha_evento")?)?,
     };
-    let valor = match (datos.get("valor"), text(datos, "moneda")) {
-        (Some(cantidad), Some(moneda)) => json!({ "cantidad": cantidad, "moneda": moneda }),
-        _ => Value::Null,
+    // Purchases of that era were all in euros when `moneda` is missing, as campaign budgets.
+    let valor = match datos.get("valor") {
+        Some(cantidad) => {
+            let moneda = text(datos, "moneda").unwrap_or_else(|| "EUR".to_string());
+            json!({ "cantidad": cantidad, "moneda": moneda })
+        }
+        None => Value::Null,
     };
     Some(json!({
         "id_interaccion": event.aggregate_id,

@@ -82,7 +82,7 @@ fn decimal_to_minor(text: &str) -> Option<i64> {
     let first_rest = rest.first().copied().unwrap_or(0);
     let beyond_half = rest.iter().skip(1).any(|digit| *digit > 0);
     if first_rest > 5 || (first_rest == 5 && (beyond_half || cents % 2 == 1)) {
-        cents += 1;
+        cents = cents.checked_add(1)?;
     }
     Some(if negative { -cents } else { cents })
 }
@@ -186,10 +186,19 @@ mod tests {
             ("1.005", 100),
             ("1.015", 102),
             ("1.0051", 101),
+            ("92233720368547758.07", i64::MAX),
         ] {
             assert_eq!(decimal_to_minor(text), Some(cents), "{text}");
         }
-        for bad in ["", "abc", "1.2.3", "1,5", "."] {
+        for bad in [
+            "",
+            "abc",
+            "1.2.3",
+            "1,5",
+            ".",
+            "92233720368547758.076",
+            "1e400",
+        ] {
             assert_eq!(decimal_to_minor(bad), None, "{bad}");
         }
     }

@@ -18,13 +18,15 @@ mod comision_reservada;
 mod interaccion_registrada;
 mod legacy;
 
+use std::sync::LazyLock;
+
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use serde_json::Value;
 
 pub use legacy::hash_ip;
 
-/// Every schema change: (event type, from version, to version, conversion), in the order
-/// the upcasters must run — a chain's steps follow each other.
+/// Every schema change: (event type, from version, to version, conversion). The steps of
+/// one event type form a chain, in order.
 const STEPS: [(&str, &str, &str, Convert); 4] = [
     (
         "InteraccionRegistrada",
@@ -47,13 +49,19 @@ const STEPS: [(&str, &str, &str, Convert); 4] = [
     ),
 ];
 
-/// Every upcaster, in the order they must run.
+/// The newest version of every event type whose schema has changed; every other event is
+/// still at 1.0.
+pub const NEWEST_VERSIONS: [(&str, &str); 3] = [
+    ("InteraccionRegistrada", "2.0"),
+    ("CampanaCreada", "2.0"),
+    ("ComisionReservada", "2.0"),
+];
+
+/// One upcaster per event type whose schema changed: its whole chain.
 pub fn all() -> Vec<Box<dyn EventUpcaster>> {
-    STEPS
+    NEWEST_VERSIONS
         .iter()
-        .map(|(event_type, from, to, convert)| {
-            Box::new(Step::new(event_type, from, to, *convert)) as Box<dyn EventUpcaster>
-        })
+        .map(|(event_type, _)| Box::new(Chain::of(event_type)) as Box<dyn EventUpcaster>)
         .collect()
 }
 
@@ -65,66 +73,69 @@ pub fn changes() -> Vec<(&'static str, &'static str, &'static str)> {
         .collect()
 }
 
-/// The newest version of every event type whose schema has changed; every other event is
-/// still at 1.0.
-pub const NEWEST_VERSIONS: [(&str, &str); 3] = [
-    ("InteraccionRegistrada", "2.0"),
-    ("CampanaCreada", "2.0"),
-    ("ComisionReservada", "2.0"),
-];
+/// Upcasts one event with [`all`] (built once).
+pub fn upcast_fully(event: SerializedEvent) -> SerializedEvent {
+    static UPCASTERS: LazyLock<Vec<Box<dyn EventUpcaster>>> = LazyLock::new(all);
+    UPCASTERS.iter().fold(event, |event, upcaster| {
+        if upcaster.can_upcast(&event.event_type, &event.event_version) {
+            upcaster.upcast(event)
+        } else {
+            event
+        }
+    })
+}
 
 /// Converts the inner payload of one event (the object under the event-type key) from one
 /// version to the next, given the whole stored event for context (aggregate id, metadata).
-/// `None` means "cannot convert": the event is left as stored.
+/// `None` means "cannot convert".
 type Convert = fn(&SerializedEvent, &serde_json::Map<String, Value>) -> Option<Value>;
 
-/// One step of a chain: `event_type` at exactly `from` becomes `to`.
-struct Step {
+/// The steps of one event type, run all-or-nothing: an event either reaches the newest
+/// version or stays exactly as stored, never half-way (a half-upcast 1.1 would carry a raw
+/// IP, and would blame the wrong version when it fails to read).
+struct Chain {
     event_type: &'static str,
-    from: &'static str,
-    to: &'static str,
-    convert: Convert,
+    steps: Vec<(&'static str, &'static str, Convert)>,
 }
 
-impl Step {
-    fn new(
-        event_type: &'static str,
-        from: &'static str,
-        to: &'static str,
-        convert: Convert,
-    ) -> Self {
-        Step {
+impl Chain {
+    fn of(event_type: &'static str) -> Self {
+        Chain {
             event_type,
-            from,
-            to,
-            convert,
+            steps: STEPS
+                .iter()
+                .filter(|(step_type, ..)| *step_type == event_type)
+                .map(|(_, from, to, convert)| (*from, *to, *convert))
+                .collect(),
         }
     }
 
-    fn inner<'a>(&self, event: &'a SerializedEvent) -> Option<&'a serde_json::Map<String, Value>> {
-        event.payload.get(self.event_type)?.as_object()
+    fn upcast_all_or_nothing(&self, event: &SerializedEvent) -> Option<SerializedEvent> {
+        let first = self
+            .steps
+            .iter()
+            .position(|(from, ..)| *from == event.event_version)?;
+        let mut current = event.clone();
+        for (_, to, convert) in &self.steps[first..] {
+            let inner = current.payload.get(self.event_type)?.as_object()?;
+            let converted = convert(&current, inner)?;
+            let mut payload = serde_json::Map::new();
+            payload.insert(self.event_type.to_string(), converted);
+            current.payload = Value::Object(payload);
+            current.event_version = (*to).to_string();
+        }
+        Some(current)
     }
 }
 
-impl EventUpcaster for Step {
+impl EventUpcaster for Chain {
     fn can_upcast(&self, event_type: &str, event_version: &str) -> bool {
-        event_type == self.event_type && event_version == self.from
+        event_type == self.event_type && self.steps.iter().any(|(from, ..)| *from == event_version)
     }
 
     fn upcast(&self, event: SerializedEvent) -> SerializedEvent {
-        let converted = self
-            .inner(&event)
-            .and_then(|inner| (self.convert)(&event, inner));
-        match converted {
-            Some(inner) => {
-                let mut payload = serde_json::Map::new();
-                payload.insert(self.event_type.to_string(), inner);
-                SerializedEvent {
-                    event_version: self.to.to_string(),
-                    payload: Value::Object(payload),
-                    ..event
-                }
-            }
+        match self.upcast_all_or_nothing(&event) {
+            Some(upcast) => upcast,
             None => {
                 tracing::warn!(
                     aggregate_id = %event.aggregate_id,
@@ -137,15 +148,4 @@ impl EventUpcaster for Step {
             }
         }
     }
-}
-
-/// Runs every upcaster of [`all`] over one event, in order.
-pub fn upcast_fully(event: SerializedEvent) -> SerializedEvent {
-    all().iter().fold(event, |event, upcaster| {
-        if upcaster.can_upcast(&event.event_type, &event.event_version) {
-            upcaster.upcast(event)
-        } else {
-            event
-        }
-    })
 }

@@ -165,6 +165,15 @@ fn an_unknown_version_is_left_as_stored_so_readers_fail_loudly() {
 }
 
 #[test]
+fn a_chain_that_fails_half_way_leaves_the_event_as_stored() {
+    // 1.0 → 1.1 succeeds with any campaign text, 1.1 → 2.0 needs a UUID: the event must not
+    // stop at 1.1 (which would carry the raw IP in clear).
+    let mut event = load("interaccion_registrada_1_0_compra.json");
+    event.payload["InteraccionRegistrada"]["id_campana"] = "123".into();
+    assert_eq!(upcast_fully(event.clone()), event);
+}
+
+#[test]
 fn an_unconvertible_old_payload_is_left_as_stored() {
     let mut event = load("interaccion_registrada_1_0_compra.json");
     event.payload["InteraccionRegistrada"]["tipo_evento"] = "teletransporte".into();
@@ -172,4 +181,13 @@ fn an_unconvertible_old_payload_is_left_as_stored() {
     let mut event = load("campana_creada_1_0.json");
     event.payload["CampanaCreada"]["presupuesto"] = "mucho".into();
     assert_eq!(upcast_fully(event.clone()), event);
+    for (field, bad) in [
+        ("presupuesto", serde_json::json!("92233720368547758.076")),
+        ("fecha_inicio", serde_json::json!("1 de marzo")),
+        ("id", serde_json::json!("campana-7")),
+    ] {
+        let mut event = load("campana_creada_1_0.json");
+        event.payload["CampanaCreada"][field] = bad;
+        assert_eq!(upcast_fully(event.clone()), event, "{field}");
+    }
 }
