@@ -202,7 +202,9 @@ impl Atribucion {
         }])
     }
 
-    /// Fraud found after attribution puts the attribution under review.
+    /// Fraud found after attribution puts the attribution under review. Marking what is
+    /// already known as fraud (under review, reverted for fraud, or rejected by the rules
+    /// before attribution) is already done.
     fn marcar_fraude(
         &self,
         motivo: String,
@@ -221,9 +223,13 @@ impl Atribucion {
                 hallazgo: None,
             }]),
             EstadoAtribucion::EnRevisionPorFraude
+            | EstadoAtribucion::RechazadaPorFraude
             | EstadoAtribucion::Revertida {
                 motivo: MotivoReversion::Fraude,
             } => Ok(Vec::new()),
+            // Reverted for budget: no commission was reserved, so a fraud review would have
+            // nothing to claw back; the caller must learn that rather than be told it is done.
+            // NoAtribuida: nobody got credit.
             desde => Err(AtribucionError::TransicionInvalida {
                 desde,
                 hacia: EstadoAtribucion::EnRevisionPorFraude,
