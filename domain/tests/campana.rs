@@ -808,6 +808,48 @@ fn tiers_count_the_partner_reservations_in_this_campaign() {
 }
 
 #[test]
+fn a_tiered_rule_needs_a_tier_from_zero_conversions() {
+    let desde_la_segunda = regla(CalculoComision::Escalonado {
+        tramos: vec![Tramo {
+            desde_conversiones: 1,
+            bps: 1_000,
+        }],
+    });
+    let error = rejected(
+        activa(),
+        CampanaCommand::ActualizarReglaComision {
+            tipo_conversion: TipoConversion::Compra,
+            regla: desde_la_segunda,
+        },
+    );
+    assert_eq!(
+        error,
+        CampanaError::ReglaComisionInvalida {
+            tipo: TipoConversion::Compra,
+            motivo: ReglaInvalida::SinTramoDesdeCero
+        }
+    );
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+}
+
+#[test]
+fn tiers_count_every_conversion_type_of_the_partner() {
+    // Two Lead reservations lift Ana's next Compra to the 10% tier.
+    let given = with(
+        activa(),
+        [
+            escalonado(),
+            reservado_tipo(1, ANA, TipoConversion::Lead, eur(2_500), eur(2_500)),
+            reservado_tipo(2, ANA, TipoConversion::Lead, eur(2_500), eur(5_000)),
+        ],
+    );
+    CampanaTest::with(())
+        .given(given)
+        .when(reservar(3, ANA, eur(10_000)))
+        .then_expect_events(vec![reservado(3, ANA, eur(1_000), eur(6_000))]);
+}
+
+#[test]
 fn a_released_reservation_no_longer_counts_for_the_tier() {
     let given = with(
         activa(),

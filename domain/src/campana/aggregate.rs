@@ -111,8 +111,8 @@ impl Campana {
         self.existente.as_ref().map(CampanaExistente::disponible)
     }
 
-    /// How many of `partner_id`'s conversions hold a reservation in this campaign: the
-    /// count tiered commission rules look at.
+    /// How many of `partner_id`'s conversions, of every conversion type, hold a reservation
+    /// in this campaign: the count tiered commission rules look at.
     pub fn conversiones_del_partner(&self, partner_id: Uuid) -> u32 {
         self.existente
             .as_ref()

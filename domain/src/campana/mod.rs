@@ -57,14 +57,21 @@ pub enum CalculoComision {
     /// A flat amount per conversion.
     Fijo { monto: Money },
     /// A percentage that grows with the partner's conversions in this campaign: the tier
-    /// with the highest `desde_conversiones` not above the partner's count applies.
-    Escalonado { tramos: Vec<Tramo> },
+    /// with the highest `desde_conversiones` not above the partner's count applies. The count
+    /// is of every conversion of the partner that holds a reservation in the campaign,
+    /// whatever its type (Compra, Lead, Registro); released reservations do not count. A
+    /// valid rule has a tier from 0, so the first conversion pays too.
+    Escalonado {
+        /// The tiers, in any order, starting at distinct counts.
+        tramos: Vec<Tramo>,
+    },
 }
 
 /// One tier of an [`CalculoComision::Escalonado`] rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tramo {
-    /// The partner's number of earlier conversions in the campaign from which this tier applies.
+    /// The partner's number of earlier conversions in the campaign (of any conversion type)
+    /// from which this tier applies.
     pub desde_conversiones: u32,
     pub bps: u32,
 }

@@ -20,12 +20,14 @@ pub const BPS_MAXIMO: u32 = 10_000;
 ///
 /// - `credito` is the partner's credited share of the conversion value.
 /// - `conversiones_previas_del_partner` is how many conversions of this partner the
-///   campaign has already counted; it only matters for tiered rules.
+///   campaign has already counted, of every conversion type; it only matters for tiered
+///   rules.
 ///
 /// The partner's own calculation in [`ReglaComision::por_partner`] replaces the rule's
 /// calculation when there is one. A percentage is rounded half to even. A tiered rule
-/// applies the tier with the highest `desde_conversiones` not above the count, and pays
-/// nothing when no tier applies yet. The result is then raised to `minimo` and lowered to
+/// applies the tier with the highest `desde_conversiones` not above the count; a rule
+/// without a tier from 0 (only a rule stored before [`validar_regla`] required one) pays
+/// nothing before its first tier. The result is then raised to `minimo` and lowered to
 /// `maximo` when they are set.
 ///
 /// The result is in the credit's currency; a flat amount, minimum or maximum in another
@@ -121,6 +123,9 @@ pub enum ReglaInvalida {
     /// Two tiers starting at the same count, so which one applies would be ambiguous.
     #[error("two tiers start at {desde_conversiones} conversions")]
     TramoRepetido { desde_conversiones: u32 },
+    /// No tier starts at 0 conversions, so a partner's first conversions would pay nothing.
+    #[error("a tiered commission needs a tier from 0 conversions")]
+    SinTramoDesdeCero,
     /// A flat amount, minimum or maximum below zero.
     #[error("{campo} is negative: {monto}")]
     MontoNegativo { campo: &'static str, monto: Money },
@@ -145,7 +150,8 @@ pub enum ReglaInvalida {
 /// Checks that `regla` may pay for conversions of type `tipo` in a campaign whose budget
 /// is in `moneda`: purchases may use any calculation, leads and registrations a flat
 /// amount only (the partners' own calculations included); percentages are at most
-/// [`BPS_MAXIMO`]; tiers exist and start at distinct counts; amounts are not negative and
+/// [`BPS_MAXIMO`]; tiers exist, start at distinct counts and one starts at 0 conversions
+/// (so a partner's first conversions never silently pay nothing); amounts are not negative and
 /// are in `moneda`; the minimum is not above the maximum.
 pub fn validar_regla(
     tipo: TipoConversion,
@@ -207,6 +213,9 @@ fn validar_tramos(tramos: &[Tramo]) -> Result<(), ReglaInvalida> {
             desde_conversiones: repetido[0],
         });
     }
+    if desde.first() != Some(&0) {
+        return Err(ReglaInvalida::SinTramoDesdeCero);
+    }
     tramos.iter().try_for_each(|tramo| validar_bps(tramo.bps))
 }
 
@@ -253,12 +262,17 @@ mod tests {
         }
     }
 
+    /// 5% from the first conversion, 10% from the second, 15% from the 11th, 20% from the 51st.
     fn escalonado() -> CalculoComision {
         CalculoComision::Escalonado {
             tramos: vec![
                 Tramo {
                     desde_conversiones: 10,
                     bps: 1_500,
+                },
+                Tramo {
+                    desde_conversiones: 0,
+                    bps: 500,
                 },
                 Tramo {
                     desde_conversiones: 1,
@@ -330,7 +344,7 @@ mod tests {
     fn escalonado_applies_the_highest_tier_reached() {
         let regla = regla(escalonado());
         let credito = eur(10_000);
-        assert_eq!(calcular_comision(&regla, PARTNER, credito, 0), Ok(eur(0)));
+        assert_eq!(calcular_comision(&regla, PARTNER, credito, 0), Ok(eur(500)));
         assert_eq!(
             calcular_comision(&regla, PARTNER, credito, 1),
             Ok(eur(1_000))
@@ -354,14 +368,35 @@ mod tests {
     }
 
     #[test]
-    fn escalonado_before_the_first_tier_still_pays_the_minimo() {
+    fn escalonado_of_a_rule_stored_before_tiers_started_at_zero_pays_the_minimo_early() {
+        // Rules stored before validation required a tier from 0 still load; before their
+        // first tier only the minimum is paid.
         let regla = ReglaComision {
             minimo: Some(eur(100)),
-            ..regla(escalonado())
+            ..regla(CalculoComision::Escalonado {
+                tramos: vec![Tramo {
+                    desde_conversiones: 3,
+                    bps: 1_000,
+                }],
+            })
         };
         assert_eq!(
             calcular_comision(&regla, PARTNER, eur(10_000), 0),
             Ok(eur(100))
+        );
+    }
+
+    #[test]
+    fn a_tiered_rule_needs_a_tier_from_zero_conversions() {
+        let desde_uno = regla(CalculoComision::Escalonado {
+            tramos: vec![Tramo {
+                desde_conversiones: 1,
+                bps: 1_000,
+            }],
+        });
+        assert_eq!(
+            validar_regla(TipoConversion::Compra, &desde_uno, Currency::EUR),
+            Err(ReglaInvalida::SinTramoDesdeCero)
         );
     }
 
@@ -523,17 +558,19 @@ mod tests {
         prop_oneof![
             (0u32..=BPS_MAXIMO).prop_map(|bps| CalculoComision::Porcentaje { bps }),
             (0i64..10_000_000).prop_map(|cents| CalculoComision::Fijo { monto: eur(cents) }),
-            proptest::collection::btree_map(0u32..100, 0u32..=BPS_MAXIMO, 1..5).prop_map(
-                |tramos| CalculoComision::Escalonado {
-                    tramos: tramos
-                        .into_iter()
+            (
+                0u32..=BPS_MAXIMO,
+                proptest::collection::btree_map(1u32..100, 0u32..=BPS_MAXIMO, 0..4)
+            )
+                .prop_map(|(bps_inicial, tramos)| CalculoComision::Escalonado {
+                    tramos: std::iter::once((0, bps_inicial))
+                        .chain(tramos)
                         .map(|(desde_conversiones, bps)| Tramo {
                             desde_conversiones,
                             bps
                         })
                         .collect(),
-                }
-            ),
+                }),
         ]
     }
 
