@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{validar_regla_de, CampanaCommand, CampanaError, CampanaEvent, DatosCampana};
 use crate::money::Money;
-use crate::rules::commission::calcular_comision;
+use crate::rules::commission::{calcular_comision, BPS_MAXIMO};
 use crate::tipos::TipoConversion;
 
 /// Where a campaign is in its lifecycle.
@@ -193,12 +193,14 @@ impl CampanaExistente {
                 partner_id,
                 tipo_conversion,
                 credito,
+                participacion_bps,
             } => self.reservar(Solicitud {
                 comision_id,
                 conversion_id,
                 partner_id,
                 tipo_conversion,
                 credito,
+                participacion_bps,
             }),
             C::LiberarPresupuesto { comision_id } => self.liberar(comision_id),
         }
@@ -304,7 +306,7 @@ impl CampanaExistente {
         }))
     }
 
-    /// The commission the campaign's rule gives for the requested credit.
+    /// The commission the campaign's rule gives for the requested credit and share.
     fn comision_de(&self, solicitud: &Solicitud) -> Result<Money, CampanaError> {
         let moneda = self.datos.presupuesto.currency;
         let credito = solicitud.credito;
@@ -317,6 +319,10 @@ impl CampanaExistente {
         if credito.amount < 0 {
             return Err(CampanaError::CreditoNegativo { credito });
         }
+        let participacion_bps = solicitud.participacion_bps;
+        if !(1..=BPS_MAXIMO).contains(&participacion_bps) {
+            return Err(CampanaError::ParticipacionInvalida { participacion_bps });
+        }
         let tipo = solicitud.tipo_conversion;
         let regla = self
             .datos
@@ -324,8 +330,14 @@ impl CampanaExistente {
             .para(tipo)
             .ok_or(CampanaError::SinReglaComision { tipo })?;
         let previas = self.reservas.conversiones_de(solicitud.partner_id);
-        calcular_comision(regla, solicitud.partner_id, credito, previas)
-            .map_err(|e| CampanaError::de_money(e, moneda))
+        calcular_comision(
+            regla,
+            solicitud.partner_id,
+            credito,
+            participacion_bps,
+            previas,
+        )
+        .map_err(|e| CampanaError::de_money(e, moneda))
     }
 
     fn liberar(&self, comision_id: Uuid) -> Result<Option<CampanaEvent>, CampanaError> {
@@ -396,6 +408,7 @@ struct Solicitud {
     partner_id: Uuid,
     tipo_conversion: TipoConversion,
     credito: Money,
+    participacion_bps: u32,
 }
 
 /// Every commission the campaign was asked to reserve, kept compact because a campaign

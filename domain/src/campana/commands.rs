@@ -37,6 +37,11 @@ pub enum CampanaCommand {
         tipo_conversion: TipoConversion,
         /// The partner's credited share of the conversion value.
         credito: Money,
+        /// The partner's share of the conversion in basis points, 1..=10,000: what a flat
+        /// amount is multiplied by, so a conversion credited to several partners pays its
+        /// flat amount once in total. 10,000 when one partner is credited;
+        /// [`crate::rules::attribution::participaciones_bps`] computes it from the credits.
+        participacion_bps: u32,
     },
     LiberarPresupuesto {
         comision_id: Uuid,

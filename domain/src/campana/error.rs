@@ -87,6 +87,9 @@ pub enum CampanaError {
     /// A negative credit to reserve a commission for.
     #[error("credito must not be negative, got {credito}")]
     CreditoNegativo { credito: Money },
+    /// A partner's share of a conversion outside 1..=10,000 basis points.
+    #[error("participacion_bps must be within 1..=10000, got {participacion_bps}")]
+    ParticipacionInvalida { participacion_bps: u32 },
     /// An amount too large to be added up.
     #[error("the amount is too large")]
     MontoDesbordado,
@@ -132,6 +135,7 @@ impl RuleViolation for CampanaError {
             CampanaError::MotivoVacio => "MotivoVacio",
             CampanaError::AmpliacionNoPositiva { .. } => "AmpliacionNoPositiva",
             CampanaError::CreditoNegativo { .. } => "CreditoNegativo",
+            CampanaError::ParticipacionInvalida { .. } => "ParticipacionInvalida",
             CampanaError::MontoDesbordado => "MontoDesbordado",
         }
     }
@@ -159,6 +163,7 @@ impl RuleViolation for CampanaError {
             | CampanaError::MotivoVacio
             | CampanaError::AmpliacionNoPositiva { .. }
             | CampanaError::CreditoNegativo { .. }
+            | CampanaError::ParticipacionInvalida { .. }
             | CampanaError::MontoDesbordado => ErrorKind::InvalidInput,
         }
     }

@@ -55,6 +55,36 @@ pub fn atribuir(
         .collect())
 }
 
+/// Each credited partner's share of the conversion in basis points (same order as
+/// `creditos`), for [`crate::campana::CampanaCommand::ReservarPresupuesto`]'s
+/// `participacion_bps`: in proportion to the credits, or equal when they are all zero (a
+/// conversion worth nothing). Every share is at least 1 basis point, so that a partner
+/// credited with next to nothing still takes part, and they add up to exactly 10,000: each
+/// partner gets 1, and the remaining basis points are apportioned by largest remainder.
+///
+/// Errors when more than 10,000 partners share the conversion.
+pub fn participaciones_bps(creditos: &[CreditoPartner]) -> Result<Vec<u32>, MoneyError> {
+    let minimos = i64::try_from(creditos.len()).map_err(|_| MoneyError::Overflow)?;
+    let por_repartir = PARTICIPACION_TOTAL_BPS - minimos;
+    if por_repartir < 0 {
+        return Err(MoneyError::Overflow);
+    }
+    let mut pesos: Vec<u128> = creditos
+        .iter()
+        .map(|credito| u128::from(credito.monto.amount.unsigned_abs()))
+        .collect();
+    if pesos.iter().all(|&peso| peso == 0) {
+        pesos.fill(1);
+    }
+    repartir(por_repartir, &pesos)?
+        .into_iter()
+        .map(|parte| u32::try_from(parte + 1).map_err(|_| MoneyError::Overflow))
+        .collect()
+}
+
+/// A whole conversion, in basis points.
+const PARTICIPACION_TOTAL_BPS: i64 = 10_000;
+
 /// The partner touchpoints of the journey that may earn credit for the conversion, in
 /// attribution order `(occurred_at, interaccion_id)`, each interaction once.
 pub fn touchpoints_en_ventana<'a>(
@@ -507,6 +537,66 @@ mod tests {
         }
     }
 
+    fn creditos(montos: &[i64]) -> Vec<CreditoPartner> {
+        montos
+            .iter()
+            .enumerate()
+            .map(|(i, &monto)| CreditoPartner {
+                partner_id: partner(i as u128),
+                touchpoint_id: Uuid::from_u128(i as u128),
+                monto: Money::new(monto, Currency::EUR),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_single_partner_takes_the_whole_conversion() {
+        assert_eq!(participaciones_bps(&creditos(&[12_345])), Ok(vec![10_000]));
+        assert_eq!(participaciones_bps(&creditos(&[0])), Ok(vec![10_000]));
+    }
+
+    #[test]
+    fn shares_follow_the_credits() {
+        assert_eq!(
+            participaciones_bps(&creditos(&[2_500, 7_500])),
+            Ok(vec![2_500, 7_500])
+        );
+        assert_eq!(
+            participaciones_bps(&creditos(&[3_333, 3_333, 3_334])),
+            Ok(vec![3_333, 3_333, 3_334])
+        );
+    }
+
+    #[test]
+    fn a_conversion_worth_nothing_is_shared_equally() {
+        assert_eq!(
+            participaciones_bps(&creditos(&[0, 0, 0])),
+            Ok(vec![3_333, 3_333, 3_334])
+        );
+    }
+
+    #[test]
+    fn a_partner_credited_with_next_to_nothing_keeps_one_basis_point() {
+        assert_eq!(
+            participaciones_bps(&creditos(&[1, 999_999_999])),
+            Ok(vec![1, 9_999])
+        );
+        assert_eq!(
+            participaciones_bps(&creditos(&[0, 500])),
+            Ok(vec![1, 9_999])
+        );
+    }
+
+    #[test]
+    fn more_partners_than_basis_points_cannot_share_a_conversion() {
+        let muchos = vec![0; 10_001];
+        assert_eq!(
+            participaciones_bps(&creditos(&muchos)),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(participaciones_bps(&[]), Ok(vec![]));
+    }
+
     const MODELOS: [ModeloAtribucion; 5] = [
         ModeloAtribucion::UltimoClick,
         ModeloAtribucion::PrimerClick,
@@ -620,6 +710,26 @@ mod tests {
             let una = atribuir(&conversion(valor), &journey, modelo, ventana_dias).unwrap();
             let otra = atribuir(&conversion(valor), &barajado, modelo, ventana_dias).unwrap();
             prop_assert_eq!(una, otra);
+        }
+
+        #[test]
+        fn shares_add_up_to_the_whole_conversion_and_none_is_zero(
+            montos in proptest::collection::vec(0i64..1_000_000_000_000, 1..50),
+        ) {
+            let participaciones = participaciones_bps(&creditos(&montos)).unwrap();
+            prop_assert_eq!(participaciones.len(), montos.len());
+            prop_assert_eq!(participaciones.iter().sum::<u32>(), 10_000);
+            prop_assert!(participaciones.iter().all(|&bps| (1..=10_000).contains(&bps)));
+            // Close to the exact share credit / value: the basis point each partner keeps is
+            // taken from the others, so n partners are less than n basis points off.
+            let valor: i128 = montos.iter().map(|&m| i128::from(m)).sum();
+            let tolerancia = i128::try_from(montos.len().max(2)).unwrap();
+            if valor > 0 {
+                for (&monto, &bps) in montos.iter().zip(&participaciones) {
+                    let exacta = i128::from(monto) * 10_000;
+                    prop_assert!((i128::from(bps) * valor - exacta).abs() < tolerancia * valor);
+                }
+            }
         }
 
         #[test]
