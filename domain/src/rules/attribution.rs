@@ -3,22 +3,22 @@
 //!
 //! Only partner touchpoints count: interactions of the journey that carry a partner and are
 //! not conversions themselves, with `occurred_at` inside
-//! `[conversion − ventana_dias, conversion]`. They are ordered by
-//! `(occurred_at, interaccion_id)`, so the result never depends on the order in which the
-//! journey was delivered.
+//! `[conversion − ventana_dias, conversion]`. They are read through
+//! [`interacciones_unicas`] (each interaction once, ordered by `(occurred_at,
+//! interaccion_id)`), so the result never depends on the order in which the journey was
+//! delivered.
 //!
 //! Every model gives each touchpoint an integer weight; a partner's weight is the sum of its
 //! touchpoints' weights, and the conversion value is apportioned between partners in
 //! proportion to their weights with the largest-remainder method, so that the credits in
 //! minor units always add up exactly to the conversion value. No float is involved.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::atribucion::{Conversion, CreditoPartner, Touchpoint};
 use crate::money::{Money, MoneyError};
+use crate::rules::journey::interacciones_unicas;
 use crate::tipos::ModeloAtribucion;
 
 /// Time in which a touchpoint's weight halves under [`ModeloAtribucion::DecaimientoTemporal`].
@@ -86,24 +86,22 @@ pub fn participaciones_bps(creditos: &[CreditoPartner]) -> Result<Vec<u32>, Mone
 const PARTICIPACION_TOTAL_BPS: i64 = 10_000;
 
 /// The partner touchpoints of the journey that may earn credit for the conversion, in
-/// attribution order `(occurred_at, interaccion_id)`, each interaction once.
+/// attribution order `(occurred_at, interaccion_id)`, each interaction once (see
+/// [`interacciones_unicas`] for which copy of a redelivered interaction counts).
 pub fn touchpoints_en_ventana<'a>(
     conversion: &Conversion,
     journey: &'a [Touchpoint],
     ventana_dias: u32,
 ) -> Vec<&'a Touchpoint> {
     let desde = inicio_de_ventana(conversion.occurred_at, ventana_dias);
-    let mut touchpoints: Vec<&Touchpoint> = journey
-        .iter()
-        .filter(|tp| tp.partner_id.is_some() && !tp.tipo.is_conversion())
-        .filter(|tp| tp.interaccion_id != conversion.interaccion_id)
-        .filter(|tp| tp.occurred_at >= desde && tp.occurred_at <= conversion.occurred_at)
-        .collect();
-    // partner_id completes the key so that a redelivered duplicate with other content
-    // still sorts the same whatever the input order.
-    touchpoints.sort_by_key(|tp| (tp.occurred_at, tp.interaccion_id, tp.partner_id));
-    let mut vistos = HashSet::new();
-    touchpoints.retain(|tp| vistos.insert(tp.interaccion_id));
+    let mut touchpoints = interacciones_unicas(journey);
+    touchpoints.retain(|tp| {
+        tp.partner_id.is_some()
+            && !tp.tipo.is_conversion()
+            && tp.interaccion_id != conversion.interaccion_id
+            && tp.occurred_at >= desde
+            && tp.occurred_at <= conversion.occurred_at
+    });
     touchpoints
 }
 
@@ -290,6 +288,8 @@ fn repartir(total: i64, pesos: &[u128]) -> Result<Vec<i64>, MoneyError> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
     use crate::money::Currency;
     use crate::tipos::{TipoConversion, TipoInteraccion};
