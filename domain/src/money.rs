@@ -199,6 +199,24 @@ mod tests {
     }
 
     #[test]
+    fn arithmetic_beyond_the_range_of_minor_units_is_an_overflow() {
+        assert_eq!(
+            eur(i64::MAX).checked_add(&eur(1)),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(
+            eur(i64::MIN).checked_sub(&eur(1)),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(
+            eur(i64::MAX).percentage_bps(20_000),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(eur(i64::MAX).checked_add(&eur(0)), Ok(eur(i64::MAX)));
+        assert_eq!(eur(i64::MAX).percentage_bps(10_000), Ok(eur(i64::MAX)));
+    }
+
+    #[test]
     fn currency_codes_are_validated() {
         assert_eq!("EUR".parse::<Currency>().unwrap(), Currency::EUR);
         for bad in ["eur", "EU", "EURO", "E1R", ""] {
