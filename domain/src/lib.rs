@@ -15,6 +15,7 @@ pub mod interaccion;
 pub mod money;
 pub mod rules;
 pub mod tipos;
+mod validation;
 
 pub use error::{ErrorKind, RuleViolation};
 pub use money::{Currency, Money, MoneyError};

@@ -93,7 +93,8 @@ impl Money {
         self.amount > 0
     }
 
-    fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
+    /// Checks that `other` is in this amount's currency.
+    pub fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
         if self.currency == other.currency {
             Ok(())
         } else {

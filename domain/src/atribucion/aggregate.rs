@@ -20,8 +20,9 @@ use super::{
     Touchpoint,
 };
 use crate::rules::attribution::atribuir;
-use crate::rules::fraud::{evaluar, ConfiguracionFraude, PUNTUACION_MAXIMA};
+use crate::rules::fraud::{evaluar, ConfiguracionFraude};
 use crate::tipos::{ModeloAtribucion, TipoConversion};
+use crate::validation::{check_attribution_settings, is_blank, AttributionSettingsError};
 
 /// Lifecycle state of an attribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -283,23 +284,24 @@ fn validar_conversion(conversion: &Conversion) -> Result<(), AtribucionError> {
 }
 
 fn validar_parametros(parametros: &ParametrosAtribucion) -> Result<(), AtribucionError> {
-    if parametros.ventana_dias == 0 {
-        return Err(AtribucionError::VentanaInvalida {
-            campo: "parametros.ventana_dias",
-            ventana_dias: parametros.ventana_dias,
-        });
-    }
-    if !(1..=PUNTUACION_MAXIMA).contains(&parametros.umbral_fraude) {
-        return Err(AtribucionError::UmbralFraudeInvalido {
-            campo: "parametros.umbral_fraude",
-            umbral: parametros.umbral_fraude,
-        });
-    }
-    Ok(())
+    check_attribution_settings(parametros.ventana_dias, parametros.umbral_fraude).map_err(|error| {
+        match error {
+            AttributionSettingsError::Window { ventana_dias } => AtribucionError::VentanaInvalida {
+                campo: "parametros.ventana_dias",
+                ventana_dias,
+            },
+            AttributionSettingsError::FraudThreshold { umbral_fraude } => {
+                AtribucionError::UmbralFraudeInvalido {
+                    campo: "parametros.umbral_fraude",
+                    umbral: umbral_fraude,
+                }
+            }
+        }
+    })
 }
 
 fn no_vacio(texto: &str, campo: &'static str) -> Result<(), AtribucionError> {
-    if texto.trim().is_empty() {
+    if is_blank(texto) {
         Err(AtribucionError::TextoVacio { campo })
     } else {
         Ok(())

@@ -16,6 +16,7 @@ use super::{validar_regla_de, CampanaCommand, CampanaError, CampanaEvent, DatosC
 use crate::money::Money;
 use crate::rules::commission::{calcular_comision, BPS_MAXIMO};
 use crate::tipos::TipoConversion;
+use crate::validation::is_blank;
 
 /// Where a campaign is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -227,7 +228,7 @@ impl CampanaExistente {
 
     fn cancelar(&self, motivo: String) -> Result<Option<CampanaEvent>, CampanaError> {
         self.transicion_permitida(EstadoCampana::Cancelada)?;
-        if motivo.trim().is_empty() {
+        if is_blank(&motivo) {
             return Err(CampanaError::MotivoVacio);
         }
         Ok(Some(CampanaEvent::CampanaCancelada { motivo }))
@@ -243,15 +244,18 @@ impl CampanaExistente {
         Ok(())
     }
 
+    /// Rejects an amount of the command that is not in the budget currency.
+    fn en_moneda_del_presupuesto(&self, monto: Money) -> Result<(), CampanaError> {
+        let presupuesto = self.datos.presupuesto;
+        presupuesto
+            .same_currency(&monto)
+            .map_err(|e| CampanaError::de_money(e, presupuesto.currency))
+    }
+
     fn ampliar(&self, monto: Money) -> Result<Option<CampanaEvent>, CampanaError> {
         self.abierta()?;
+        self.en_moneda_del_presupuesto(monto)?;
         let moneda = self.datos.presupuesto.currency;
-        if monto.currency != moneda {
-            return Err(CampanaError::MonedaDistinta {
-                esperada: moneda,
-                recibida: monto.currency,
-            });
-        }
         if !monto.is_positive() {
             return Err(CampanaError::AmpliacionNoPositiva { monto });
         }
@@ -310,12 +314,7 @@ impl CampanaExistente {
     fn comision_de(&self, solicitud: &Solicitud) -> Result<Money, CampanaError> {
         let moneda = self.datos.presupuesto.currency;
         let credito = solicitud.credito;
-        if credito.currency != moneda {
-            return Err(CampanaError::MonedaDistinta {
-                esperada: moneda,
-                recibida: credito.currency,
-            });
-        }
+        self.en_moneda_del_presupuesto(credito)?;
         if credito.amount < 0 {
             return Err(CampanaError::CreditoNegativo { credito });
         }

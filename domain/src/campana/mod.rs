@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::money::{Currency, Money};
 use crate::rules::commission::validar_regla;
 use crate::tipos::{ModeloAtribucion, TipoConversion};
+use crate::validation::{check_attribution_settings, is_blank, AttributionSettingsError};
 
 /// The brand that runs a campaign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,13 +186,13 @@ impl DatosCampana {
     /// in the budget currency; the lookback window is at least a day; the fraud threshold is
     /// within 1..=100.
     pub fn validar(&self) -> Result<(), CampanaError> {
-        if self.marca.nombre.trim().is_empty() {
+        if is_blank(&self.marca.nombre) {
             return Err(CampanaError::MarcaSinNombre);
         }
-        if self.nombre.trim().is_empty() {
+        if is_blank(&self.nombre) {
             return Err(CampanaError::NombreVacio);
         }
-        if self.descripcion.trim().is_empty() {
+        if is_blank(&self.descripcion) {
             return Err(CampanaError::DescripcionVacia);
         }
         if self.fecha_inicio >= self.fecha_fin {
@@ -230,16 +231,15 @@ impl ConfiguracionAtribucion {
     /// Checks that the lookback window is at least a day and the fraud threshold is
     /// within 1..=100.
     pub fn validar(&self) -> Result<(), CampanaError> {
-        if self.ventana_dias < 1 {
-            return Err(CampanaError::VentanaAtribucionInvalida {
-                ventana_dias: self.ventana_dias,
-            });
-        }
-        if !(1..=100).contains(&self.umbral_fraude) {
-            return Err(CampanaError::UmbralFraudeInvalido {
-                umbral_fraude: self.umbral_fraude,
-            });
-        }
-        Ok(())
+        check_attribution_settings(self.ventana_dias, self.umbral_fraude).map_err(|error| {
+            match error {
+                AttributionSettingsError::Window { ventana_dias } => {
+                    CampanaError::VentanaAtribucionInvalida { ventana_dias }
+                }
+                AttributionSettingsError::FraudThreshold { umbral_fraude } => {
+                    CampanaError::UmbralFraudeInvalido { umbral_fraude }
+                }
+            }
+        })
     }
 }
