@@ -5,6 +5,8 @@
 //! No I/O happens here: time is passed in by callers, configuration arrives through
 //! commands or aggregate services.
 
+#![warn(missing_docs)]
+
 pub mod atribucion;
 pub mod campana;
 pub mod catalog;

@@ -8,10 +8,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Errors of money arithmetic and parsing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
+    /// Two amounts in different currencies were combined or compared.
     #[error("cannot combine {left} with {right}: different currencies")]
-    CurrencyMismatch { left: Currency, right: Currency },
+    CurrencyMismatch {
+        /// The currency of the amount the operation was called on.
+        left: Currency,
+        /// The currency of the other amount.
+        right: Currency,
+    },
+    /// The result does not fit in 64-bit minor units.
     #[error("amount overflow")]
     Overflow,
+    /// A currency code that is not three ASCII upper-case letters.
     #[error("'{0}' is not an ISO 4217 currency code (three upper-case letters)")]
     InvalidCurrency(String),
 }
@@ -21,9 +29,12 @@ pub enum MoneyError {
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// The euro.
     pub const EUR: Currency = Currency(*b"EUR");
+    /// The US dollar.
     pub const USD: Currency = Currency(*b"USD");
 
+    /// The three-letter code, e.g. `"EUR"`.
     pub fn as_str(&self) -> &str {
         // Only ASCII upper-case letters are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("???")
@@ -73,22 +84,27 @@ impl<'de> Deserialize<'de> for Currency {
 pub struct Money {
     /// Minor units; negative only for corrections such as clawbacks.
     pub amount: i64,
+    /// The currency the minor units are of.
     pub currency: Currency,
 }
 
 impl Money {
+    /// `amount` minor units of `currency`.
     pub fn new(amount: i64, currency: Currency) -> Self {
         Money { amount, currency }
     }
 
+    /// Nothing, in `currency`.
     pub fn zero(currency: Currency) -> Self {
         Money::new(0, currency)
     }
 
+    /// Whether the amount is zero.
     pub fn is_zero(&self) -> bool {
         self.amount == 0
     }
 
+    /// Whether the amount is above zero.
     pub fn is_positive(&self) -> bool {
         self.amount > 0
     }
@@ -105,6 +121,7 @@ impl Money {
         }
     }
 
+    /// The sum of two amounts of the same currency.
     pub fn checked_add(&self, other: &Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount = self
@@ -114,6 +131,7 @@ impl Money {
         Ok(Money::new(amount, self.currency))
     }
 
+    /// This amount minus `other`, of the same currency.
     pub fn checked_sub(&self, other: &Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount = self

@@ -39,7 +39,10 @@ pub enum EstadoAtribucion {
     /// Fraud was found after attribution; the compensation is running.
     EnRevisionPorFraude,
     /// The credits were taken back; final.
-    Revertida { motivo: MotivoReversion },
+    Revertida {
+        /// Why.
+        motivo: MotivoReversion,
+    },
 }
 
 impl fmt::Display for EstadoAtribucion {
@@ -59,6 +62,7 @@ impl fmt::Display for EstadoAtribucion {
 /// Its services are the fraud rules' configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Atribucion {
+    /// Where the attribution is in its lifecycle.
     pub estado: EstadoAtribucion,
     /// The conversion, once decided.
     pub conversion: Option<Conversion>,

@@ -56,7 +56,12 @@ impl EstadoCampana {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EstadoReserva {
     /// `monto` is held against the budget for `partner_id`.
-    Reservada { partner_id: Uuid, monto: Money },
+    Reservada {
+        /// The partner that earns the commission.
+        partner_id: Uuid,
+        /// The amount held.
+        monto: Money,
+    },
     /// It was reserved and then released.
     Liberada,
     /// The budget could not cover it; nothing was reserved.

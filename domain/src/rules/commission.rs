@@ -144,36 +144,60 @@ fn acotar(monto: Money, minimo: Option<Money>, maximo: Option<Money>) -> Result<
 pub enum ReglaInvalida {
     /// Leads and registrations pay a flat amount only.
     #[error("a {tipo:?} commission can only be a flat amount (Fijo)")]
-    CalculoNoPermitido { tipo: TipoConversion },
+    CalculoNoPermitido {
+        /// Lead or Registro.
+        tipo: TipoConversion,
+    },
     /// A percentage above 100%.
     #[error("{bps} basis points is more than {BPS_MAXIMO} (100%)")]
-    PorcentajeFueraDeRango { bps: u32 },
+    PorcentajeFueraDeRango {
+        /// The percentage received, in basis points.
+        bps: u32,
+    },
     /// A tiered rule without tiers.
     #[error("a tiered commission needs at least one tier")]
     SinTramos,
     /// Two tiers starting at the same count, so which one applies would be ambiguous.
     #[error("two tiers start at {desde_conversiones} conversions")]
-    TramoRepetido { desde_conversiones: u32 },
+    TramoRepetido {
+        /// The count two tiers start at.
+        desde_conversiones: u32,
+    },
     /// No tier starts at 0 conversions, so a partner's first conversions would pay nothing.
     #[error("a tiered commission needs a tier from 0 conversions")]
     SinTramoDesdeCero,
     /// A flat amount, minimum or maximum below zero.
     #[error("{campo} is negative: {monto}")]
-    MontoNegativo { campo: &'static str, monto: Money },
+    MontoNegativo {
+        /// `fijo`, `minimo` or `maximo`.
+        campo: &'static str,
+        /// The amount received.
+        monto: Money,
+    },
     /// A flat amount, minimum or maximum that is not in the campaign's budget currency.
     #[error("{campo} is in {recibida}, the campaign pays in {esperada}")]
     MonedaDistinta {
+        /// `fijo`, `minimo` or `maximo`.
         campo: &'static str,
+        /// The budget currency.
         esperada: Currency,
+        /// The amount's currency.
         recibida: Currency,
     },
     /// The minimum is above the maximum.
     #[error("minimo {minimo} is above maximo {maximo}")]
-    MinimoMayorQueMaximo { minimo: Money, maximo: Money },
+    MinimoMayorQueMaximo {
+        /// The minimum received.
+        minimo: Money,
+        /// The maximum received.
+        maximo: Money,
+    },
     /// One partner's own calculation is invalid.
     #[error("the calculation of partner {partner_id} is invalid: {motivo}")]
     CalculoDePartnerInvalido {
+        /// The partner whose calculation it is.
         partner_id: Uuid,
+        /// What is wrong with it.
         motivo: Box<ReglaInvalida>,
     },
 }
