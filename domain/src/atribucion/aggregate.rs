@@ -232,8 +232,8 @@ impl Atribucion {
             | EstadoAtribucion::Revertida {
                 motivo: MotivoReversion::Fraude,
             } => Ok(Vec::new()),
-            // Reverted for budget: no commission was reserved, so a fraud review would have
-            // nothing to claw back; the caller must learn that rather than be told it is done.
+            // Revertida for budget: the budget never covered a commission, so there is no
+            // commission to claw back and a fraud review has nothing to compensate.
             // NoAtribuida: nobody got credit.
             desde => Err(AtribucionError::TransicionInvalida {
                 desde,
