@@ -30,8 +30,11 @@ use crate::tipos::{ModeloAtribucion, TipoConversion, TipoInteraccion};
 /// One documented event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventSample {
+    /// The aggregate that records the event, e.g. `Campana`.
     pub aggregate_type: &'static str,
+    /// The event's name, e.g. `CampanaCreada`.
     pub event_type: String,
+    /// The event's current schema version, e.g. `2.0`.
     pub event_version: String,
     /// The event as stored (externally tagged, as cqrs-es serializes it).
     pub payload: Value,

@@ -5,6 +5,8 @@
 //! No I/O happens here: time is passed in by callers, configuration arrives through
 //! commands or aggregate services.
 
+#![warn(missing_docs)]
+
 pub mod atribucion;
 pub mod campana;
 pub mod catalog;
@@ -15,6 +17,7 @@ pub mod interaccion;
 pub mod money;
 pub mod rules;
 pub mod tipos;
+mod validation;
 
 pub use error::{ErrorKind, RuleViolation};
 pub use money::{Currency, Money, MoneyError};

@@ -8,10 +8,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Errors of money arithmetic and parsing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
+    /// Two amounts in different currencies were combined or compared.
     #[error("cannot combine {left} with {right}: different currencies")]
-    CurrencyMismatch { left: Currency, right: Currency },
+    CurrencyMismatch {
+        /// The currency of the amount the operation was called on.
+        left: Currency,
+        /// The currency of the other amount.
+        right: Currency,
+    },
+    /// The result does not fit in 64-bit minor units.
     #[error("amount overflow")]
     Overflow,
+    /// A currency code that is not three ASCII upper-case letters.
     #[error("'{0}' is not an ISO 4217 currency code (three upper-case letters)")]
     InvalidCurrency(String),
 }
@@ -21,9 +29,12 @@ pub enum MoneyError {
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// The euro.
     pub const EUR: Currency = Currency(*b"EUR");
+    /// The US dollar.
     pub const USD: Currency = Currency(*b"USD");
 
+    /// The three-letter code, e.g. `"EUR"`.
     pub fn as_str(&self) -> &str {
         // Only ASCII upper-case letters are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("???")
@@ -73,27 +84,33 @@ impl<'de> Deserialize<'de> for Currency {
 pub struct Money {
     /// Minor units; negative only for corrections such as clawbacks.
     pub amount: i64,
+    /// The currency the minor units are of.
     pub currency: Currency,
 }
 
 impl Money {
+    /// `amount` minor units of `currency`.
     pub fn new(amount: i64, currency: Currency) -> Self {
         Money { amount, currency }
     }
 
+    /// Nothing, in `currency`.
     pub fn zero(currency: Currency) -> Self {
         Money::new(0, currency)
     }
 
+    /// Whether the amount is zero.
     pub fn is_zero(&self) -> bool {
         self.amount == 0
     }
 
+    /// Whether the amount is above zero.
     pub fn is_positive(&self) -> bool {
         self.amount > 0
     }
 
-    fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
+    /// Checks that `other` is in this amount's currency.
+    pub fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
         if self.currency == other.currency {
             Ok(())
         } else {
@@ -104,6 +121,7 @@ impl Money {
         }
     }
 
+    /// The sum of two amounts of the same currency.
     pub fn checked_add(&self, other: &Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount = self
@@ -113,6 +131,7 @@ impl Money {
         Ok(Money::new(amount, self.currency))
     }
 
+    /// This amount minus `other`, of the same currency.
     pub fn checked_sub(&self, other: &Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount = self
@@ -196,6 +215,24 @@ mod tests {
         assert_eq!(eur(135).percentage_bps(1_000).unwrap(), eur(14));
         assert_eq!(eur(10_000).percentage_bps(1_000).unwrap(), eur(1_000));
         assert_eq!(eur(-125).percentage_bps(1_000).unwrap(), eur(-12));
+    }
+
+    #[test]
+    fn arithmetic_beyond_the_range_of_minor_units_is_an_overflow() {
+        assert_eq!(
+            eur(i64::MAX).checked_add(&eur(1)),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(
+            eur(i64::MIN).checked_sub(&eur(1)),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(
+            eur(i64::MAX).percentage_bps(20_000),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(eur(i64::MAX).checked_add(&eur(0)), Ok(eur(i64::MAX)));
+        assert_eq!(eur(i64::MAX).percentage_bps(10_000), Ok(eur(i64::MAX)));
     }
 
     #[test]

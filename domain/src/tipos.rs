@@ -5,12 +5,17 @@ use serde::{Deserialize, Serialize};
 /// What a visitor did. Lead, Registro and Compra are conversions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum TipoInteraccion {
+    /// The visitor saw the partner's content or ad.
     Vista,
+    /// The visitor clicked the partner's link.
     Click,
     /// A like or a share.
     Engagement,
+    /// The visitor left their contact details (a conversion).
     Lead,
+    /// The visitor signed up (a conversion).
     Registro,
+    /// The visitor bought something (a conversion, with a value and an order id).
     Compra,
 }
 
@@ -25,6 +30,7 @@ impl TipoInteraccion {
         }
     }
 
+    /// Whether this interaction is a conversion (Lead, Registro or Compra).
     pub fn is_conversion(self) -> bool {
         self.conversion().is_some()
     }
@@ -43,8 +49,11 @@ impl TipoInteraccion {
 /// The kinds of conversion a commission rule can pay for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum TipoConversion {
+    /// A purchase.
     Compra,
+    /// Contact details left.
     Lead,
+    /// A sign-up.
     Registro,
 }
 

@@ -457,6 +457,15 @@ fn marcar_fraude_again_is_already_done() {
 }
 
 #[test]
+fn marcar_fraude_on_rechazada_por_fraude_is_already_done() {
+    // The rules already rejected the conversion as fraud before anyone got credit.
+    escenario()
+        .given(vec![rechazada_por_reglas()])
+        .when(marcar_fraude())
+        .then_expect_events(vec![]);
+}
+
+#[test]
 fn texto_vacio_fraud_needs_a_reason_and_a_reporter() {
     escenario()
         .given(vec![atribuida()])
@@ -482,10 +491,7 @@ fn texto_vacio_fraud_needs_a_reason_and_a_reporter() {
 fn transicion_invalida_fraud_cannot_be_marked_on_a_closed_attribution() {
     let casos = [
         (vec![no_atribuida()], EstadoAtribucion::NoAtribuida),
-        (
-            vec![rechazada_por_reglas()],
-            EstadoAtribucion::RechazadaPorFraude,
-        ),
+        // No commission was ever reserved, so there is nothing to claw back.
         (
             vec![
                 atribuida(),

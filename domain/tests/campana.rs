@@ -132,11 +132,25 @@ fn reservar(n: u128, partner_id: Uuid, credito: Money) -> CampanaCommand {
     reservar_tipo(n, partner_id, TipoConversion::Compra, credito)
 }
 
+/// The only partner credited with the conversion takes all of it.
+const SOLO: u32 = 10_000;
+
 fn reservar_tipo(
     n: u128,
     partner_id: Uuid,
     tipo_conversion: TipoConversion,
     credito: Money,
+) -> CampanaCommand {
+    reservar_parte(n, partner_id, tipo_conversion, credito, SOLO)
+}
+
+/// Reserve for a partner with a share of `participacion_bps` of the conversion.
+fn reservar_parte(
+    n: u128,
+    partner_id: Uuid,
+    tipo_conversion: TipoConversion,
+    credito: Money,
+    participacion_bps: u32,
 ) -> CampanaCommand {
     CampanaCommand::ReservarPresupuesto {
         comision_id: comision(n),
@@ -144,6 +158,7 @@ fn reservar_tipo(
         partner_id,
         tipo_conversion,
         credito,
+        participacion_bps,
     }
 }
 
@@ -744,6 +759,84 @@ fn a_lead_pays_its_flat_amount() {
 }
 
 #[test]
+fn a_flat_fee_is_shared_by_the_partners_credited_with_one_conversion() {
+    // One Lead credited to three partners (linear model) pays 25.00 once, not three times.
+    let lead = Uuid::from_u128(0xF1);
+    let carla = Uuid::from_u128(0xC3);
+    let partes = [(ANA, 3_333, 833), (BETO, 3_333, 833), (carla, 3_334, 834)];
+    let mut given = activa();
+    let mut total = 0;
+    for (n, (partner_id, participacion_bps, monto)) in (1u128..).zip(partes) {
+        total += monto;
+        let reservado = CampanaEvent::PresupuestoReservado {
+            comision_id: comision(n),
+            conversion_id: lead,
+            partner_id,
+            tipo_conversion: TipoConversion::Lead,
+            monto: eur(monto),
+            reservado: eur(total),
+        };
+        CampanaTest::with(())
+            .given(given.clone())
+            .when(CampanaCommand::ReservarPresupuesto {
+                comision_id: comision(n),
+                conversion_id: lead,
+                partner_id,
+                tipo_conversion: TipoConversion::Lead,
+                credito: eur(0),
+                participacion_bps,
+            })
+            .then_expect_events(vec![reservado.clone()]);
+        given.push(reservado);
+    }
+    assert_eq!(total, 2_500);
+}
+
+#[test]
+fn a_percentage_is_of_the_partner_credit_whatever_its_share() {
+    // Half of 200.00 credited: 10% of 100.00.
+    CampanaTest::with(())
+        .given(activa())
+        .when(reservar_parte(
+            1,
+            ANA,
+            TipoConversion::Compra,
+            eur(10_000),
+            5_000,
+        ))
+        .then_expect_events(vec![reservado(1, ANA, eur(1_000), eur(1_000))]);
+}
+
+#[test]
+fn participacion_bps_is_between_1_and_10000() {
+    for participacion_bps in [0, 10_001, u32::MAX] {
+        let error = rejected(
+            activa(),
+            reservar_parte(1, ANA, TipoConversion::Lead, eur(0), participacion_bps),
+        );
+        assert_eq!(
+            error,
+            CampanaError::ParticipacionInvalida { participacion_bps }
+        );
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("participacion_bps"), "{error}");
+    }
+    for participacion_bps in [1, 10_000] {
+        CampanaTest::with(())
+            .given(activa())
+            .when(reservar_parte(
+                1,
+                ANA,
+                TipoConversion::Lead,
+                eur(0),
+                participacion_bps,
+            ))
+            .inspect_result()
+            .unwrap();
+    }
+}
+
+#[test]
 fn a_partner_override_replaces_the_rule_for_that_partner() {
     let mut vip = regla_compras();
     vip.por_partner
@@ -805,6 +898,48 @@ fn tiers_count_the_partner_reservations_in_this_campaign() {
         .given(given)
         .when(reservar(4, BETO, eur(10_000)))
         .then_expect_events(vec![reservado(4, BETO, eur(500), eur(2_000))]);
+}
+
+#[test]
+fn a_tiered_rule_needs_a_tier_from_zero_conversions() {
+    let desde_la_segunda = regla(CalculoComision::Escalonado {
+        tramos: vec![Tramo {
+            desde_conversiones: 1,
+            bps: 1_000,
+        }],
+    });
+    let error = rejected(
+        activa(),
+        CampanaCommand::ActualizarReglaComision {
+            tipo_conversion: TipoConversion::Compra,
+            regla: desde_la_segunda,
+        },
+    );
+    assert_eq!(
+        error,
+        CampanaError::ReglaComisionInvalida {
+            tipo: TipoConversion::Compra,
+            motivo: ReglaInvalida::SinTramoDesdeCero
+        }
+    );
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+}
+
+#[test]
+fn tiers_count_every_conversion_type_of_the_partner() {
+    // Two Lead reservations lift Ana's next Compra to the 10% tier.
+    let given = with(
+        activa(),
+        [
+            escalonado(),
+            reservado_tipo(1, ANA, TipoConversion::Lead, eur(2_500), eur(2_500)),
+            reservado_tipo(2, ANA, TipoConversion::Lead, eur(2_500), eur(5_000)),
+        ],
+    );
+    CampanaTest::with(())
+        .given(given)
+        .when(reservar(3, ANA, eur(10_000)))
+        .then_expect_events(vec![reservado(3, ANA, eur(1_000), eur(6_000))]);
 }
 
 #[test]
@@ -1102,8 +1237,8 @@ fn any_command() -> impl Strategy<Value = CampanaCommand> {
         4 => (0u128..30, prop::bool::ANY, 0i64..5_000_000).prop_map(|(n, ana, credito)| {
             reservar(n, if ana { ANA } else { BETO }, eur(credito))
         }),
-        1 => (0u128..30, prop::bool::ANY).prop_map(|(n, ana)| {
-            reservar_tipo(n, if ana { ANA } else { BETO }, TipoConversion::Lead, eur(0))
+        1 => (0u128..30, prop::bool::ANY, 1u32..=10_000).prop_map(|(n, ana, participacion)| {
+            reservar_parte(n, if ana { ANA } else { BETO }, TipoConversion::Lead, eur(0), participacion)
         }),
         2 => (0u128..30).prop_map(|n| CampanaCommand::LiberarPresupuesto { comision_id: comision(n) }),
         1 => (1i64..200_000).prop_map(|cents| CampanaCommand::AmpliarPresupuesto { monto: eur(cents) }),

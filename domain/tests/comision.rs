@@ -122,7 +122,7 @@ fn revertida(clawback: bool) -> ComisionEvent {
     }
 }
 
-fn reservar_rechaza(command: ComisionCommand, esperado: ComisionError) {
+fn assert_reservar_rejected(command: ComisionCommand, esperado: ComisionError) {
     ComisionTest::with(())
         .given_no_previous_events()
         .when(command)
@@ -132,7 +132,7 @@ fn reservar_rechaza(command: ComisionCommand, esperado: ComisionError) {
 // ReservarComision
 
 #[test]
-fn una_comision_valida_queda_reservada() {
+fn a_valid_comision_is_reserved() {
     ComisionTest::with(())
         .given_no_previous_events()
         .when(reservar(datos()))
@@ -140,7 +140,7 @@ fn una_comision_valida_queda_reservada() {
 }
 
 #[test]
-fn una_comision_de_monto_cero_se_reserva() {
+fn a_comision_of_zero_monto_is_reserved() {
     let datos = DatosComision {
         monto: eur(0),
         ..datos()
@@ -152,7 +152,7 @@ fn una_comision_de_monto_cero_se_reserva() {
 }
 
 #[test]
-fn reservar_una_comision_existente_no_hace_nada() {
+fn reservar_comision_again_is_already_done() {
     let historias = [
         vec![reservada()],
         vec![reservada(), aprobada()],
@@ -172,34 +172,34 @@ fn reservar_una_comision_existente_no_hace_nada() {
 }
 
 #[test]
-fn el_monto_no_puede_ser_negativo() {
+fn monto_must_not_be_negative() {
     let datos = DatosComision {
         monto: eur(-1),
         ..datos()
     };
-    reservar_rechaza(
+    assert_reservar_rejected(
         reservar(datos),
         ComisionError::MontoNegativo { monto: eur(-1) },
     );
 }
 
 #[test]
-fn el_id_se_deriva_de_la_conversion_y_el_partner() {
+fn the_id_is_derived_from_the_conversion_and_the_partner() {
     let command = ComisionCommand::ReservarComision {
         id: Uuid::from_u128(0xBAD),
         datos: datos(),
     };
-    reservar_rechaza(command, ComisionError::IdNoDerivado { esperado: id() });
+    assert_reservar_rejected(command, ComisionError::IdNoDerivado { esperado: id() });
     // Swapping conversion and partner is a different commission.
     let command = ComisionCommand::ReservarComision {
         id: comision_id(&partner_id(), &conversion_id()),
         datos: datos(),
     };
-    reservar_rechaza(command, ComisionError::IdNoDerivado { esperado: id() });
+    assert_reservar_rejected(command, ComisionError::IdNoDerivado { esperado: id() });
 }
 
 #[test]
-fn ninguna_referencia_es_el_uuid_nulo() {
+fn no_reference_is_the_nil_uuid() {
     type Setter = fn(&mut DatosComision);
     let campos: [(&str, Setter); 5] = [
         ("conversion_id", |d| d.conversion_id = Uuid::nil()),
@@ -215,17 +215,17 @@ fn ninguna_referencia_es_el_uuid_nulo() {
             id: comision_id(&datos.conversion_id, &datos.partner_id),
             datos,
         };
-        reservar_rechaza(command, ComisionError::IdNulo { campo });
+        assert_reservar_rejected(command, ComisionError::IdNulo { campo });
     }
 }
 
 #[test]
-fn el_periodo_de_retencion_debe_caber_en_el_calendario() {
+fn the_hold_period_must_fit_in_the_calendar() {
     let datos = DatosComision {
         dias_retencion: u32::MAX,
         ..datos()
     };
-    reservar_rechaza(
+    assert_reservar_rejected(
         reservar(datos),
         ComisionError::RetencionFueraDeRango {
             dias_retencion: u32::MAX,
@@ -236,7 +236,7 @@ fn el_periodo_de_retencion_debe_caber_en_el_calendario() {
 // AprobarComision
 
 #[test]
-fn se_aprueba_cuando_termina_el_periodo_de_retencion() {
+fn aprobar_comision_once_the_hold_period_is_over() {
     ComisionTest::with(())
         .given(vec![reservada()])
         .when(aprobar(fin_retencion()))
@@ -244,7 +244,7 @@ fn se_aprueba_cuando_termina_el_periodo_de_retencion() {
 }
 
 #[test]
-fn la_aprobacion_registra_el_reloj_del_llamador() {
+fn comision_aprobada_records_the_callers_clock() {
     let ahora = fin_retencion() + Duration::days(3);
     ComisionTest::with(())
         .given(vec![reservada()])
@@ -259,7 +259,7 @@ fn la_aprobacion_registra_el_reloj_del_llamador() {
 }
 
 #[test]
-fn no_se_aprueba_durante_el_periodo_de_retencion() {
+fn aprobar_comision_during_the_hold_period_is_rejected() {
     for ahora in [fecha_conversion(), fin_retencion() - Duration::seconds(1)] {
         ComisionTest::with(())
             .given(vec![reservada()])
@@ -271,7 +271,7 @@ fn no_se_aprueba_durante_el_periodo_de_retencion() {
 }
 
 #[test]
-fn sin_retencion_se_aprueba_al_momento_de_la_conversion() {
+fn without_a_hold_period_it_is_approved_from_the_conversion_on() {
     let datos = DatosComision {
         dias_retencion: 0,
         ..datos()
@@ -286,7 +286,7 @@ fn sin_retencion_se_aprueba_al_momento_de_la_conversion() {
 }
 
 #[test]
-fn aprobar_de_nuevo_no_hace_nada() {
+fn aprobar_comision_again_is_already_done() {
     ComisionTest::with(())
         .given(vec![reservada(), aprobada()])
         .when(aprobar(pago_en()))
@@ -294,7 +294,7 @@ fn aprobar_de_nuevo_no_hace_nada() {
 }
 
 #[test]
-fn no_se_aprueba_una_comision_pagada_o_revertida() {
+fn a_pagada_or_revertida_comision_cannot_be_approved() {
     let casos = [
         (
             vec![reservada(), aprobada(), pagada()],
@@ -317,7 +317,7 @@ fn no_se_aprueba_una_comision_pagada_o_revertida() {
 }
 
 #[test]
-fn no_se_aprueba_una_comision_que_no_existe() {
+fn aprobar_comision_that_does_not_exist_is_no_existe() {
     ComisionTest::with(())
         .given_no_previous_events()
         .when(aprobar(fin_retencion()))
@@ -327,7 +327,7 @@ fn no_se_aprueba_una_comision_que_no_existe() {
 // PagarComision
 
 #[test]
-fn una_comision_aprobada_se_paga() {
+fn pagar_comision_pays_an_aprobada_one() {
     ComisionTest::with(())
         .given(vec![reservada(), aprobada()])
         .when(pagar("TRF-001"))
@@ -335,7 +335,7 @@ fn una_comision_aprobada_se_paga() {
 }
 
 #[test]
-fn pagar_de_nuevo_no_hace_nada() {
+fn pagar_comision_again_is_already_done() {
     ComisionTest::with(())
         .given(vec![reservada(), aprobada(), pagada()])
         .when(pagar("TRF-002"))
@@ -343,7 +343,7 @@ fn pagar_de_nuevo_no_hace_nada() {
 }
 
 #[test]
-fn solo_se_paga_una_comision_aprobada() {
+fn only_an_aprobada_comision_can_be_paid() {
     let casos = [
         (vec![reservada()], EstadoComision::Reservada),
         (
@@ -367,7 +367,7 @@ fn solo_se_paga_una_comision_aprobada() {
 }
 
 #[test]
-fn no_se_paga_una_comision_que_no_existe() {
+fn pagar_comision_that_does_not_exist_is_no_existe() {
     ComisionTest::with(())
         .given_no_previous_events()
         .when(pagar("TRF-001"))
@@ -375,7 +375,7 @@ fn no_se_paga_una_comision_que_no_existe() {
 }
 
 #[test]
-fn el_pago_requiere_referencia() {
+fn pagar_comision_requires_a_referencia_pago() {
     for referencia in ["", "  "] {
         ComisionTest::with(())
             .given(vec![reservada(), aprobada()])
@@ -387,7 +387,7 @@ fn el_pago_requiere_referencia() {
 // RevertirComision
 
 #[test]
-fn revertir_una_comision_no_pagada_libera_el_presupuesto_sin_clawback() {
+fn revertir_comision_not_yet_paid_has_no_clawback() {
     for historia in [vec![reservada()], vec![reservada(), aprobada()]] {
         ComisionTest::with(())
             .given(historia)
@@ -397,7 +397,7 @@ fn revertir_una_comision_no_pagada_libera_el_presupuesto_sin_clawback() {
 }
 
 #[test]
-fn revertir_una_comision_pagada_registra_un_clawback() {
+fn revertir_comision_already_paid_records_a_clawback() {
     ComisionTest::with(())
         .given(vec![reservada(), aprobada(), pagada()])
         .when(revertir("fraude"))
@@ -405,7 +405,7 @@ fn revertir_una_comision_pagada_registra_un_clawback() {
 }
 
 #[test]
-fn la_reversion_lleva_los_datos_de_la_comision_reservada() {
+fn comision_revertida_carries_the_reserved_datos() {
     let datos = DatosComision {
         monto: eur(4_200),
         ..datos()
@@ -424,7 +424,7 @@ fn la_reversion_lleva_los_datos_de_la_comision_reservada() {
 }
 
 #[test]
-fn revertir_de_nuevo_no_hace_nada() {
+fn revertir_comision_again_is_already_done() {
     for historia in [
         vec![reservada(), revertida(false)],
         vec![reservada(), aprobada(), pagada(), revertida(true)],
@@ -437,7 +437,7 @@ fn revertir_de_nuevo_no_hace_nada() {
 }
 
 #[test]
-fn no_se_revierte_una_comision_que_no_existe() {
+fn revertir_comision_that_does_not_exist_is_no_existe() {
     ComisionTest::with(())
         .given_no_previous_events()
         .when(revertir("fraude"))
@@ -445,7 +445,7 @@ fn no_se_revierte_una_comision_que_no_existe() {
 }
 
 #[test]
-fn la_reversion_requiere_motivo() {
+fn revertir_comision_requires_a_motivo() {
     for motivo in ["", "\t"] {
         ComisionTest::with(())
             .given(vec![reservada()])
@@ -457,7 +457,7 @@ fn la_reversion_requiere_motivo() {
 // What callers read from the state
 
 #[test]
-fn el_estado_sigue_el_ciclo_de_vida() {
+fn the_state_follows_the_lifecycle() {
     let mut comision = Comision::default();
     assert_eq!(comision.estado(), EstadoComision::Nueva);
     assert_eq!(comision.disponible_desde(), None);
@@ -494,7 +494,7 @@ fn el_estado_sigue_el_ciclo_de_vida() {
 }
 
 #[test]
-fn cada_error_se_clasifica_para_el_cliente() {
+fn every_error_is_classified_for_the_client() {
     let casos = [
         (ComisionError::NoExiste, "NoExiste", ErrorKind::NotFound),
         (

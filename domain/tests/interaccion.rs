@@ -101,7 +101,7 @@ fn con_ip_hash(ip_hash: &str) -> DatosInteraccion {
     datos
 }
 
-fn registrar_rechaza(datos: DatosInteraccion, esperado: InteraccionError) {
+fn assert_registrar_rejected(datos: DatosInteraccion, esperado: InteraccionError) {
     InteraccionTest::with(())
         .given_no_previous_events()
         .when(registrar(datos))
@@ -111,7 +111,7 @@ fn registrar_rechaza(datos: DatosInteraccion, esperado: InteraccionError) {
 // RegistrarInteraccion
 
 #[test]
-fn una_interaccion_valida_queda_registrada() {
+fn a_valid_interaccion_is_registered() {
     InteraccionTest::with(())
         .given_no_previous_events()
         .when(registrar(click()))
@@ -119,7 +119,7 @@ fn una_interaccion_valida_queda_registrada() {
 }
 
 #[test]
-fn una_compra_con_valor_y_pedido_queda_registrada() {
+fn a_compra_with_valor_and_pedido_id_is_registered() {
     InteraccionTest::with(())
         .given_no_previous_events()
         .when(registrar(compra()))
@@ -127,7 +127,7 @@ fn una_compra_con_valor_y_pedido_queda_registrada() {
 }
 
 #[test]
-fn lead_y_registro_pueden_no_llevar_valor() {
+fn lead_and_registro_may_have_no_valor() {
     let registro = DatosInteraccion {
         tipo: TipoInteraccion::Registro,
         ..click()
@@ -141,7 +141,7 @@ fn lead_y_registro_pueden_no_llevar_valor() {
 }
 
 #[test]
-fn un_lead_puede_llevar_valor_y_pedido() {
+fn a_lead_may_have_valor_and_pedido_id() {
     let datos = DatosInteraccion {
         valor: Some(eur(500)),
         pedido_id: Some("FORM-7".to_string()),
@@ -154,7 +154,7 @@ fn un_lead_puede_llevar_valor_y_pedido() {
 }
 
 #[test]
-fn el_trafico_organico_no_lleva_partner() {
+fn organic_traffic_has_no_partner() {
     let datos = DatosInteraccion {
         partner_id: None,
         ..click()
@@ -166,7 +166,7 @@ fn el_trafico_organico_no_lleva_partner() {
 }
 
 #[test]
-fn registrar_dos_veces_la_misma_interaccion_no_hace_nada() {
+fn registrar_interaccion_twice_is_already_done() {
     InteraccionTest::with(())
         .given(vec![registrada(click())])
         .when(registrar(click()))
@@ -174,7 +174,7 @@ fn registrar_dos_veces_la_misma_interaccion_no_hace_nada() {
 }
 
 #[test]
-fn registrar_de_nuevo_no_hace_nada_aunque_el_contenido_cambie_o_sea_invalido() {
+fn registrar_interaccion_again_is_already_done_even_with_other_or_invalid_datos() {
     let invalida = DatosInteraccion {
         valor: None,
         ..compra()
@@ -186,7 +186,7 @@ fn registrar_de_nuevo_no_hace_nada_aunque_el_contenido_cambie_o_sea_invalido() {
 }
 
 #[test]
-fn registrar_una_interaccion_descartada_no_la_revive() {
+fn registrar_interaccion_does_not_revive_a_descartada_one() {
     InteraccionTest::with(())
         .given(vec![registrada(click()), descartada("fraude")])
         .when(registrar(click()))
@@ -194,51 +194,51 @@ fn registrar_una_interaccion_descartada_no_la_revive() {
 }
 
 #[test]
-fn una_compra_requiere_valor() {
+fn compra_requires_valor() {
     let datos = DatosInteraccion {
         valor: None,
         ..compra()
     };
-    registrar_rechaza(datos, InteraccionError::CompraSinValor);
+    assert_registrar_rejected(datos, InteraccionError::CompraSinValor);
 }
 
 #[test]
-fn el_valor_de_una_compra_debe_ser_positivo() {
+fn compra_valor_must_be_positive() {
     let datos = DatosInteraccion {
         valor: Some(eur(0)),
         ..compra()
     };
-    registrar_rechaza(
+    assert_registrar_rejected(
         datos,
         InteraccionError::ValorCompraNoPositivo { valor: eur(0) },
     );
 }
 
 #[test]
-fn ningun_valor_puede_ser_negativo() {
+fn no_valor_may_be_negative() {
     for base in [compra(), lead(), click()] {
         let datos = DatosInteraccion {
             valor: Some(eur(-1)),
             pedido_id: None,
             ..base
         };
-        registrar_rechaza(datos, InteraccionError::ValorNegativo { valor: eur(-1) });
+        assert_registrar_rejected(datos, InteraccionError::ValorNegativo { valor: eur(-1) });
     }
 }
 
 #[test]
-fn una_compra_requiere_pedido_id_no_vacio() {
+fn compra_requires_a_non_blank_pedido_id() {
     for pedido_id in [None, Some(""), Some("   ")] {
         let datos = DatosInteraccion {
             pedido_id: pedido_id.map(str::to_string),
             ..compra()
         };
-        registrar_rechaza(datos, InteraccionError::CompraSinPedido);
+        assert_registrar_rejected(datos, InteraccionError::CompraSinPedido);
     }
 }
 
 #[test]
-fn una_interaccion_que_no_es_conversion_no_lleva_pedido_id() {
+fn an_interaccion_that_is_not_a_conversion_has_no_pedido_id() {
     for tipo in [
         TipoInteraccion::Vista,
         TipoInteraccion::Click,
@@ -249,12 +249,12 @@ fn una_interaccion_que_no_es_conversion_no_lleva_pedido_id() {
             pedido_id: Some("PED-1".to_string()),
             ..click()
         };
-        registrar_rechaza(datos, InteraccionError::PedidoEnNoConversion { tipo });
+        assert_registrar_rejected(datos, InteraccionError::PedidoEnNoConversion { tipo });
     }
 }
 
 #[test]
-fn los_campos_de_texto_presentes_no_pueden_estar_vacios() {
+fn text_fields_that_are_present_must_not_be_blank() {
     type Setter = fn(&mut DatosInteraccion, Option<String>);
     let campos: [(&str, Setter); 14] = [
         ("pedido_id", |d, v| d.pedido_id = v),
@@ -283,13 +283,13 @@ fn los_campos_de_texto_presentes_no_pueden_estar_vacios() {
             // A Lead may carry a pedido_id, so every field is allowed to be present.
             let mut datos = lead();
             set(&mut datos, Some(blank.to_string()));
-            registrar_rechaza(datos, InteraccionError::CampoVacio { campo });
+            assert_registrar_rejected(datos, InteraccionError::CampoVacio { campo });
         }
     }
 }
 
 #[test]
-fn los_campos_de_texto_pueden_faltar() {
+fn text_fields_may_be_missing() {
     let datos = DatosInteraccion {
         contexto: ContextoInteraccion::default(),
         ..click()
@@ -301,7 +301,7 @@ fn los_campos_de_texto_pueden_faltar() {
 }
 
 #[test]
-fn la_ip_debe_llegar_hasheada() {
+fn the_ip_must_arrive_hashed() {
     for ip in [
         "192.168.1.10",
         "8.8.8.8",
@@ -315,12 +315,12 @@ fn la_ip_debe_llegar_hasheada() {
         "fe80::1%eth0",
         "::ffff:192.0.2.128",
     ] {
-        registrar_rechaza(con_ip_hash(ip), InteraccionError::IpSinHashear);
+        assert_registrar_rejected(con_ip_hash(ip), InteraccionError::IpSinHashear);
     }
 }
 
 #[test]
-fn ip_hash_debe_ser_un_digest_hexadecimal() {
+fn ip_hash_must_be_a_hex_digest() {
     let demasiado_largo = "a".repeat(129);
     for ip_hash in [
         "no-es-un-hash",
@@ -331,12 +331,12 @@ fn ip_hash_debe_ser_un_digest_hexadecimal() {
         "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0g",
         demasiado_largo.as_str(),
     ] {
-        registrar_rechaza(con_ip_hash(ip_hash), InteraccionError::IpHashInvalido);
+        assert_registrar_rejected(con_ip_hash(ip_hash), InteraccionError::IpHashInvalido);
     }
 }
 
 #[test]
-fn ip_hash_acepta_digests_md5_a_sha512_en_cualquier_caja() {
+fn ip_hash_accepts_md5_to_sha512_digests_in_any_case() {
     let sha512 = "ab".repeat(64);
     for ip_hash in [
         "d41d8cd98f00b204e9800998ecf8427e",
@@ -355,7 +355,7 @@ fn ip_hash_acepta_digests_md5_a_sha512_en_cualquier_caja() {
 // DescartarInteraccion
 
 #[test]
-fn una_interaccion_registrada_se_descarta() {
+fn descartar_interaccion_discards_a_registrada_one() {
     InteraccionTest::with(())
         .given(vec![registrada(compra())])
         .when(descartar("fraude: clics desde la misma IP"))
@@ -363,7 +363,7 @@ fn una_interaccion_registrada_se_descarta() {
 }
 
 #[test]
-fn no_se_descarta_una_interaccion_que_no_existe() {
+fn descartar_interaccion_that_does_not_exist_is_no_existe() {
     InteraccionTest::with(())
         .given_no_previous_events()
         .when(descartar("fraude"))
@@ -371,7 +371,7 @@ fn no_se_descarta_una_interaccion_que_no_existe() {
 }
 
 #[test]
-fn descartar_de_nuevo_no_hace_nada() {
+fn descartar_interaccion_again_is_already_done() {
     InteraccionTest::with(())
         .given(vec![registrada(click()), descartada("fraude")])
         .when(descartar("fraude"))
@@ -379,7 +379,7 @@ fn descartar_de_nuevo_no_hace_nada() {
 }
 
 #[test]
-fn el_descarte_requiere_motivo() {
+fn descartar_interaccion_requires_a_motivo() {
     for motivo in ["", "   "] {
         InteraccionTest::with(())
             .given(vec![registrada(click())])
@@ -391,7 +391,7 @@ fn el_descarte_requiere_motivo() {
 // What the saga reads from the state
 
 #[test]
-fn el_estado_expone_lo_que_la_saga_necesita() {
+fn the_state_exposes_what_the_saga_needs() {
     let mut interaccion = Interaccion::default();
     assert_eq!(interaccion.estado(), EstadoInteraccion::Nueva);
     assert_eq!(interaccion.tipo(), None);
@@ -415,7 +415,7 @@ fn el_estado_expone_lo_que_la_saga_necesita() {
 }
 
 #[test]
-fn el_estado_sobrevive_a_un_snapshot() {
+fn the_state_survives_a_snapshot() {
     let mut interaccion = Interaccion::default();
     interaccion.apply(registrada(compra()));
     let json = serde_json::to_value(&interaccion).unwrap();
@@ -424,7 +424,7 @@ fn el_estado_sobrevive_a_un_snapshot() {
 }
 
 #[test]
-fn cada_error_se_clasifica_para_el_cliente() {
+fn every_error_is_classified_for_the_client() {
     let casos = [
         (InteraccionError::NoExiste, "NoExiste", ErrorKind::NotFound),
         (

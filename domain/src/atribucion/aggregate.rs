@@ -20,8 +20,9 @@ use super::{
     Touchpoint,
 };
 use crate::rules::attribution::atribuir;
-use crate::rules::fraud::{evaluar, ConfiguracionFraude, PUNTUACION_MAXIMA};
+use crate::rules::fraud::{evaluar, ConfiguracionFraude};
 use crate::tipos::{ModeloAtribucion, TipoConversion};
+use crate::validation::{check_attribution_settings, is_blank, AttributionSettingsError};
 
 /// Lifecycle state of an attribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -38,7 +39,10 @@ pub enum EstadoAtribucion {
     /// Fraud was found after attribution; the compensation is running.
     EnRevisionPorFraude,
     /// The credits were taken back; final.
-    Revertida { motivo: MotivoReversion },
+    Revertida {
+        /// Why.
+        motivo: MotivoReversion,
+    },
 }
 
 impl fmt::Display for EstadoAtribucion {
@@ -58,6 +62,7 @@ impl fmt::Display for EstadoAtribucion {
 /// Its services are the fraud rules' configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Atribucion {
+    /// Where the attribution is in its lifecycle.
     pub estado: EstadoAtribucion,
     /// The conversion, once decided.
     pub conversion: Option<Conversion>,
@@ -202,7 +207,9 @@ impl Atribucion {
         }])
     }
 
-    /// Fraud found after attribution puts the attribution under review.
+    /// Fraud found after attribution puts the attribution under review. Marking what is
+    /// already known as fraud (under review, reverted for fraud, or rejected by the rules
+    /// before attribution) is already done.
     fn marcar_fraude(
         &self,
         motivo: String,
@@ -221,9 +228,13 @@ impl Atribucion {
                 hallazgo: None,
             }]),
             EstadoAtribucion::EnRevisionPorFraude
+            | EstadoAtribucion::RechazadaPorFraude
             | EstadoAtribucion::Revertida {
                 motivo: MotivoReversion::Fraude,
             } => Ok(Vec::new()),
+            // Revertida for budget: the budget never covered a commission, so there is no
+            // commission to claw back and a fraud review has nothing to compensate.
+            // NoAtribuida: nobody got credit.
             desde => Err(AtribucionError::TransicionInvalida {
                 desde,
                 hacia: EstadoAtribucion::EnRevisionPorFraude,
@@ -277,23 +288,24 @@ fn validar_conversion(conversion: &Conversion) -> Result<(), AtribucionError> {
 }
 
 fn validar_parametros(parametros: &ParametrosAtribucion) -> Result<(), AtribucionError> {
-    if parametros.ventana_dias == 0 {
-        return Err(AtribucionError::VentanaInvalida {
-            campo: "parametros.ventana_dias",
-            ventana_dias: parametros.ventana_dias,
-        });
-    }
-    if !(1..=PUNTUACION_MAXIMA).contains(&parametros.umbral_fraude) {
-        return Err(AtribucionError::UmbralFraudeInvalido {
-            campo: "parametros.umbral_fraude",
-            umbral: parametros.umbral_fraude,
-        });
-    }
-    Ok(())
+    check_attribution_settings(parametros.ventana_dias, parametros.umbral_fraude).map_err(|error| {
+        match error {
+            AttributionSettingsError::Window { ventana_dias } => AtribucionError::VentanaInvalida {
+                campo: "parametros.ventana_dias",
+                ventana_dias,
+            },
+            AttributionSettingsError::FraudThreshold { umbral_fraude } => {
+                AtribucionError::UmbralFraudeInvalido {
+                    campo: "parametros.umbral_fraude",
+                    umbral: umbral_fraude,
+                }
+            }
+        }
+    })
 }
 
 fn no_vacio(texto: &str, campo: &'static str) -> Result<(), AtribucionError> {
-    if texto.trim().is_empty() {
+    if is_blank(texto) {
         Err(AtribucionError::TextoVacio { campo })
     } else {
         Ok(())

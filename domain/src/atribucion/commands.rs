@@ -13,18 +13,25 @@ pub enum AtribucionCommand {
     /// Attribute a conversion: fraud rules first (a hit records `FraudeDetectado`), then the
     /// campaign's model over the journey's partner touchpoints inside the window.
     AtribuirConversion {
+        /// The conversion to attribute.
         conversion: Conversion,
         /// Every interaction of the journey before the conversion.
         journey: Vec<Touchpoint>,
+        /// The campaign's model, window and fraud threshold.
         parametros: ParametrosAtribucion,
+        /// Facts about the journey the saga gathered for the fraud rules.
         evidencia: EvidenciaJourney,
     },
     /// Fraud reported after attribution; starts the compensation.
     MarcarFraude {
+        /// Why it is fraud; not blank.
         motivo: String,
+        /// Who found it.
         origen: OrigenFraude,
     },
+    /// Take the credits back: the budget could not cover the commission, or fraud.
     RevertirAtribucion {
+        /// Why.
         motivo: MotivoReversion,
     },
 }

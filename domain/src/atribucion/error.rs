@@ -18,43 +18,65 @@ pub enum AtribucionError {
     /// The command is not allowed in the attribution's current state.
     #[error("invalid transition from {desde} to {hacia}")]
     TransicionInvalida {
+        /// The attribution's current state.
         desde: EstadoAtribucion,
+        /// The state the command would lead to.
         hacia: EstadoAtribucion,
     },
 
     /// The attribution already decided another conversion (its id is derived from the
     /// conversion, so this is a caller's bug, never a redelivery).
     #[error("this attribution belongs to conversion {esperada}, not {recibida}")]
-    ConversionDistinta { esperada: Uuid, recibida: Uuid },
+    ConversionDistinta {
+        /// The conversion this attribution decided.
+        esperada: Uuid,
+        /// The conversion the command named.
+        recibida: Uuid,
+    },
 
     /// A Compra needs a positive value; a Lead or Registro a non-negative one.
     #[error("{campo}: a {tipo:?} conversion cannot be worth {valor}")]
     ValorDeConversionInvalido {
+        /// The field at fault, as in the command's payload.
         campo: &'static str,
+        /// The conversion's type.
         tipo: TipoConversion,
+        /// The value received.
         valor: Money,
     },
 
     /// The lookback window must be at least one day.
     #[error("{campo}: the attribution window must be at least 1 day, got {ventana_dias}")]
     VentanaInvalida {
+        /// The field at fault, as in the command's payload.
         campo: &'static str,
+        /// The window received.
         ventana_dias: u32,
     },
 
     /// The fraud threshold must be in 1..=100 (scores are capped at 100; 0 would make
     /// every conversion fraud).
     #[error("{campo}: the fraud threshold must be between 1 and 100, got {umbral}")]
-    UmbralFraudeInvalido { campo: &'static str, umbral: u32 },
+    UmbralFraudeInvalido {
+        /// The field at fault, as in the command's payload.
+        campo: &'static str,
+        /// The threshold received.
+        umbral: u32,
+    },
 
     /// A required text is empty.
     #[error("{campo} must not be empty")]
-    TextoVacio { campo: &'static str },
+    TextoVacio {
+        /// The field at fault, as in the command's payload.
+        campo: &'static str,
+    },
 
     /// The credits could not be computed in minor units without overflow.
     #[error("{campo}: the credits cannot be computed: {causa}")]
     CreditoIncalculable {
+        /// The field at fault, as in the command's payload.
         campo: &'static str,
+        /// The arithmetic error.
         causa: MoneyError,
     },
 }

@@ -12,25 +12,38 @@ use crate::tipos::ModeloAtribucion;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AtribucionEvent {
+    /// Partners got credit for the conversion.
     ConversionAtribuida {
+        /// The conversion.
         conversion: Conversion,
+        /// The model that split the credit.
         modelo: ModeloAtribucion,
         /// One or more partners; the amounts sum exactly to the conversion value.
         creditos: Vec<CreditoPartner>,
     },
+    /// Nobody got credit for the conversion.
     ConversionNoAtribuida {
+        /// The conversion.
         conversion: Conversion,
+        /// Why.
         motivo: MotivoNoAtribucion,
     },
+    /// The conversion is fraud: before attribution (rejected) or after it (under review).
     FraudeDetectado {
+        /// The conversion.
         conversion: Conversion,
+        /// Who found the fraud.
         origen: OrigenFraude,
+        /// Why it is fraud, in words.
         motivo: String,
         /// The rules that fired (empty for a report).
         hallazgo: Option<HallazgoFraude>,
     },
+    /// The credits were taken back.
     AtribucionRevertida {
+        /// The conversion.
         conversion: Conversion,
+        /// Why.
         motivo: MotivoReversion,
     },
 }

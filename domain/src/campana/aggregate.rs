@@ -14,8 +14,9 @@ use uuid::Uuid;
 
 use super::{validar_regla_de, CampanaCommand, CampanaError, CampanaEvent, DatosCampana};
 use crate::money::Money;
-use crate::rules::commission::calcular_comision;
+use crate::rules::commission::{calcular_comision, BPS_MAXIMO};
 use crate::tipos::TipoConversion;
+use crate::validation::is_blank;
 
 /// Where a campaign is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,7 +56,12 @@ impl EstadoCampana {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EstadoReserva {
     /// `monto` is held against the budget for `partner_id`.
-    Reservada { partner_id: Uuid, monto: Money },
+    Reservada {
+        /// The partner that earns the commission.
+        partner_id: Uuid,
+        /// The amount held.
+        monto: Money,
+    },
     /// It was reserved and then released.
     Liberada,
     /// The budget could not cover it; nothing was reserved.
@@ -111,8 +117,8 @@ impl Campana {
         self.existente.as_ref().map(CampanaExistente::disponible)
     }
 
-    /// How many of `partner_id`'s conversions hold a reservation in this campaign: the
-    /// count tiered commission rules look at.
+    /// How many of `partner_id`'s conversions, of every conversion type, hold a reservation
+    /// in this campaign: the count tiered commission rules look at.
     pub fn conversiones_del_partner(&self, partner_id: Uuid) -> u32 {
         self.existente
             .as_ref()
@@ -193,12 +199,14 @@ impl CampanaExistente {
                 partner_id,
                 tipo_conversion,
                 credito,
+                participacion_bps,
             } => self.reservar(Solicitud {
                 comision_id,
                 conversion_id,
                 partner_id,
                 tipo_conversion,
                 credito,
+                participacion_bps,
             }),
             C::LiberarPresupuesto { comision_id } => self.liberar(comision_id),
         }
@@ -225,7 +233,7 @@ impl CampanaExistente {
 
     fn cancelar(&self, motivo: String) -> Result<Option<CampanaEvent>, CampanaError> {
         self.transicion_permitida(EstadoCampana::Cancelada)?;
-        if motivo.trim().is_empty() {
+        if is_blank(&motivo) {
             return Err(CampanaError::MotivoVacio);
         }
         Ok(Some(CampanaEvent::CampanaCancelada { motivo }))
@@ -241,15 +249,18 @@ impl CampanaExistente {
         Ok(())
     }
 
+    /// Rejects an amount of the command that is not in the budget currency.
+    fn en_moneda_del_presupuesto(&self, monto: Money) -> Result<(), CampanaError> {
+        let presupuesto = self.datos.presupuesto;
+        presupuesto
+            .same_currency(&monto)
+            .map_err(|e| CampanaError::de_money(e, presupuesto.currency))
+    }
+
     fn ampliar(&self, monto: Money) -> Result<Option<CampanaEvent>, CampanaError> {
         self.abierta()?;
+        self.en_moneda_del_presupuesto(monto)?;
         let moneda = self.datos.presupuesto.currency;
-        if monto.currency != moneda {
-            return Err(CampanaError::MonedaDistinta {
-                esperada: moneda,
-                recibida: monto.currency,
-            });
-        }
         if !monto.is_positive() {
             return Err(CampanaError::AmpliacionNoPositiva { monto });
         }
@@ -304,18 +315,17 @@ impl CampanaExistente {
         }))
     }
 
-    /// The commission the campaign's rule gives for the requested credit.
+    /// The commission the campaign's rule gives for the requested credit and share.
     fn comision_de(&self, solicitud: &Solicitud) -> Result<Money, CampanaError> {
         let moneda = self.datos.presupuesto.currency;
         let credito = solicitud.credito;
-        if credito.currency != moneda {
-            return Err(CampanaError::MonedaDistinta {
-                esperada: moneda,
-                recibida: credito.currency,
-            });
-        }
+        self.en_moneda_del_presupuesto(credito)?;
         if credito.amount < 0 {
             return Err(CampanaError::CreditoNegativo { credito });
+        }
+        let participacion_bps = solicitud.participacion_bps;
+        if !(1..=BPS_MAXIMO).contains(&participacion_bps) {
+            return Err(CampanaError::ParticipacionInvalida { participacion_bps });
         }
         let tipo = solicitud.tipo_conversion;
         let regla = self
@@ -324,8 +334,14 @@ impl CampanaExistente {
             .para(tipo)
             .ok_or(CampanaError::SinReglaComision { tipo })?;
         let previas = self.reservas.conversiones_de(solicitud.partner_id);
-        calcular_comision(regla, solicitud.partner_id, credito, previas)
-            .map_err(|e| CampanaError::de_money(e, moneda))
+        calcular_comision(
+            regla,
+            solicitud.partner_id,
+            credito,
+            participacion_bps,
+            previas,
+        )
+        .map_err(|e| CampanaError::de_money(e, moneda))
     }
 
     fn liberar(&self, comision_id: Uuid) -> Result<Option<CampanaEvent>, CampanaError> {
@@ -396,6 +412,7 @@ struct Solicitud {
     partner_id: Uuid,
     tipo_conversion: TipoConversion,
     credito: Money,
+    participacion_bps: u32,
 }
 
 /// Every commission the campaign was asked to reserve, kept compact because a campaign

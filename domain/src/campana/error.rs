@@ -21,27 +21,43 @@ pub enum CampanaError {
     /// The lifecycle does not allow going from `desde` to `hacia`.
     #[error("a campaign cannot go from {desde:?} to {hacia:?}")]
     TransicionInvalida {
+        /// The campaign's current state.
         desde: EstadoCampana,
+        /// The state the command would lead to.
         hacia: EstadoCampana,
     },
     /// A finished or cancelled campaign can no longer be changed.
     #[error("the campaign is {estado:?} and can no longer be changed")]
-    CampanaCerrada { estado: EstadoCampana },
+    CampanaCerrada {
+        /// `Finalizada` or `Cancelada`.
+        estado: EstadoCampana,
+    },
     /// Budget is only reserved while the campaign is active.
     #[error("the campaign is {estado:?}, not active")]
-    CampanaNoActiva { estado: EstadoCampana },
+    CampanaNoActiva {
+        /// The campaign's current state.
+        estado: EstadoCampana,
+    },
     /// The campaign does not pay for this conversion type.
     #[error("the campaign has no commission rule for {tipo:?}")]
-    SinReglaComision { tipo: TipoConversion },
+    SinReglaComision {
+        /// The conversion type without a rule.
+        tipo: TipoConversion,
+    },
     /// An amount in another currency than the campaign's budget.
     #[error("the amount is in {recibida}, the campaign's budget is in {esperada}")]
     MonedaDistinta {
+        /// The budget currency.
         esperada: Currency,
+        /// The command amount's currency.
         recibida: Currency,
     },
     /// `LiberarPresupuesto` of a commission this campaign never reserved.
     #[error("commission {comision_id} has no reservation in this campaign")]
-    ReservaDesconocida { comision_id: Uuid },
+    ReservaDesconocida {
+        /// The commission named.
+        comision_id: Uuid,
+    },
     /// The brand has no name.
     #[error("marca.nombre is empty")]
     MarcaSinNombre,
@@ -54,28 +70,46 @@ pub enum CampanaError {
     /// The campaign does not start before it ends.
     #[error("fecha_inicio {fecha_inicio} is not before fecha_fin {fecha_fin}")]
     FechasInvertidas {
+        /// The start received.
         fecha_inicio: NaiveDate,
+        /// The end received.
         fecha_fin: NaiveDate,
     },
     /// The audience's minimum age is above its maximum age.
     #[error("segmento.edad_min {edad_min} is above segmento.edad_max {edad_max}")]
-    EdadesInvertidas { edad_min: u8, edad_max: u8 },
+    EdadesInvertidas {
+        /// The minimum age received.
+        edad_min: u8,
+        /// The maximum age received.
+        edad_max: u8,
+    },
     /// A frequency cap of zero would never show the campaign.
     #[error("frecuencia_maxima must be at least 1")]
     FrecuenciaMaximaCero,
     /// The budget is zero or negative.
     #[error("presupuesto must be positive, got {presupuesto}")]
-    PresupuestoNoPositivo { presupuesto: Money },
+    PresupuestoNoPositivo {
+        /// The budget received.
+        presupuesto: Money,
+    },
     /// The attribution lookback window is shorter than a day.
     #[error("atribucion.ventana_dias must be at least 1, got {ventana_dias}")]
-    VentanaAtribucionInvalida { ventana_dias: u32 },
+    VentanaAtribucionInvalida {
+        /// The window received.
+        ventana_dias: u32,
+    },
     /// The fraud threshold is outside 1..=100.
     #[error("atribucion.umbral_fraude must be within 1..=100, got {umbral_fraude}")]
-    UmbralFraudeInvalido { umbral_fraude: u32 },
+    UmbralFraudeInvalido {
+        /// The threshold received.
+        umbral_fraude: u32,
+    },
     /// The commission rule of `tipo` is invalid.
     #[error("reglas_comision of {tipo:?}: {motivo}")]
     ReglaComisionInvalida {
+        /// The conversion type of the rule.
         tipo: TipoConversion,
+        /// What is wrong with it.
         motivo: ReglaInvalida,
     },
     /// A cancellation without a reason.
@@ -83,10 +117,22 @@ pub enum CampanaError {
     MotivoVacio,
     /// A budget extension of zero or less.
     #[error("monto must be positive, got {monto}")]
-    AmpliacionNoPositiva { monto: Money },
+    AmpliacionNoPositiva {
+        /// The extension received.
+        monto: Money,
+    },
     /// A negative credit to reserve a commission for.
     #[error("credito must not be negative, got {credito}")]
-    CreditoNegativo { credito: Money },
+    CreditoNegativo {
+        /// The credit received.
+        credito: Money,
+    },
+    /// A partner's share of a conversion outside 1..=10,000 basis points.
+    #[error("participacion_bps must be within 1..=10000, got {participacion_bps}")]
+    ParticipacionInvalida {
+        /// The share received.
+        participacion_bps: u32,
+    },
     /// An amount too large to be added up.
     #[error("the amount is too large")]
     MontoDesbordado,
@@ -132,6 +178,7 @@ impl RuleViolation for CampanaError {
             CampanaError::MotivoVacio => "MotivoVacio",
             CampanaError::AmpliacionNoPositiva { .. } => "AmpliacionNoPositiva",
             CampanaError::CreditoNegativo { .. } => "CreditoNegativo",
+            CampanaError::ParticipacionInvalida { .. } => "ParticipacionInvalida",
             CampanaError::MontoDesbordado => "MontoDesbordado",
         }
     }
@@ -159,6 +206,7 @@ impl RuleViolation for CampanaError {
             | CampanaError::MotivoVacio
             | CampanaError::AmpliacionNoPositiva { .. }
             | CampanaError::CreditoNegativo { .. }
+            | CampanaError::ParticipacionInvalida { .. }
             | CampanaError::MontoDesbordado => ErrorKind::InvalidInput,
         }
     }

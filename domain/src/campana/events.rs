@@ -12,45 +12,74 @@ use crate::tipos::TipoConversion;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CampanaEvent {
+    /// The campaign was created as a draft.
     CampanaCreada {
+        /// The campaign's id.
         id: Uuid,
+        /// Everything that describes the campaign.
         datos: DatosCampana,
     },
+    /// The campaign started or resumed.
     CampanaActivada,
+    /// The campaign stopped for a while.
     CampanaPausada,
+    /// The campaign ended for good.
     CampanaFinalizada,
+    /// The campaign was called off for good.
     CampanaCancelada {
+        /// Why.
         motivo: String,
     },
+    /// The commission rule of one conversion type was replaced.
     ReglaComisionActualizada {
+        /// The conversion type the rule pays for.
         tipo_conversion: TipoConversion,
+        /// The new rule.
         regla: ReglaComision,
     },
+    /// The budget grew.
     PresupuestoAmpliado {
+        /// The amount added.
         monto: Money,
+        /// The budget after the addition.
         presupuesto: Money,
     },
+    /// A commission is held against the budget.
     PresupuestoReservado {
+        /// The commission.
         comision_id: Uuid,
+        /// The conversion it is for.
         conversion_id: Uuid,
+        /// The partner that earns it.
         partner_id: Uuid,
+        /// The rule that paid for it.
         tipo_conversion: TipoConversion,
         /// The commission amount the rule gave, now reserved.
         monto: Money,
         /// Total reserved after this reservation.
         reservado: Money,
     },
-    /// Recorded (not an error) so the saga can compensate the attribution.
+    /// The budget could not cover a commission; nothing was reserved. Recorded (not an
+    /// error) so the saga can compensate the attribution.
     PresupuestoInsuficiente {
+        /// The commission.
         comision_id: Uuid,
+        /// The conversion it is for.
         conversion_id: Uuid,
+        /// The partner that would have earned it.
         partner_id: Uuid,
+        /// The commission amount the rule gave.
         monto: Money,
+        /// What the budget had left.
         disponible: Money,
     },
+    /// A reserved commission was released (compensation).
     PresupuestoLiberado {
+        /// The commission.
         comision_id: Uuid,
+        /// The amount released.
         monto: Money,
+        /// Total reserved after the release.
         reservado: Money,
     },
 }

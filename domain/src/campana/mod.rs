@@ -19,61 +19,94 @@ use uuid::Uuid;
 use crate::money::{Currency, Money};
 use crate::rules::commission::validar_regla;
 use crate::tipos::{ModeloAtribucion, TipoConversion};
+use crate::validation::{check_attribution_settings, is_blank, AttributionSettingsError};
 
 /// The brand that runs a campaign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Marca {
+    /// The brand's id.
     pub id: Uuid,
+    /// The brand's name; not blank.
     pub nombre: String,
 }
 
 /// What kind of campaign this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum TipoCampana {
+    /// Run through influencers' content.
     Influencer,
+    /// Run through affiliate sites and links (the default).
     #[default]
     Afiliados,
+    /// Influencers and affiliates together.
     Mixta,
+    /// Aimed at businesses.
     B2b,
+    /// Display advertising.
     Display,
+    /// Email marketing.
     Email,
 }
 
 /// Who the campaign is aimed at. Every field is optional; empty lists mean "anyone".
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SegmentoAudiencia {
+    /// The youngest age aimed at; not above `edad_max`.
     pub edad_min: Option<u8>,
+    /// The oldest age aimed at.
     pub edad_max: Option<u8>,
+    /// Genders aimed at.
     pub generos: Vec<String>,
+    /// Places aimed at.
     pub ubicaciones: Vec<String>,
+    /// Interests aimed at.
     pub intereses: Vec<String>,
 }
 
 /// How a commission amount is computed from a partner's credit of a conversion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CalculoComision {
-    /// A share of the credited value, in basis points (1,000 = 10%), rounded half to even.
-    Porcentaje { bps: u32 },
-    /// A flat amount per conversion.
-    Fijo { monto: Money },
+    /// A share of the partner's credit, in basis points (1,000 = 10%), rounded half to even.
+    Porcentaje {
+        /// The share, at most 10,000 (100%).
+        bps: u32,
+    },
+    /// A flat amount per conversion. When several partners are credited with the
+    /// conversion, each earns its share (`participacion_bps`) of it, so the conversion pays
+    /// the amount once in total.
+    Fijo {
+        /// The amount, in the budget currency.
+        monto: Money,
+    },
     /// A percentage that grows with the partner's conversions in this campaign: the tier
-    /// with the highest `desde_conversiones` not above the partner's count applies.
-    Escalonado { tramos: Vec<Tramo> },
+    /// with the highest `desde_conversiones` not above the partner's count applies. The count
+    /// is of every conversion of the partner that holds a reservation in the campaign,
+    /// whatever its type (Compra, Lead, Registro); released reservations do not count. A
+    /// valid rule has a tier from 0, so the first conversion pays too.
+    Escalonado {
+        /// The tiers, in any order, starting at distinct counts.
+        tramos: Vec<Tramo>,
+    },
 }
 
 /// One tier of an [`CalculoComision::Escalonado`] rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tramo {
-    /// The partner's number of earlier conversions in the campaign from which this tier applies.
+    /// The partner's number of earlier conversions in the campaign (of any conversion type)
+    /// from which this tier applies.
     pub desde_conversiones: u32,
+    /// The share of the partner's credit this tier pays, in basis points.
     pub bps: u32,
 }
 
 /// The commission rule of one conversion type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReglaComision {
+    /// How the amount is computed.
     pub calculo: CalculoComision,
+    /// The least each commission pays, whatever the partner's credit or share.
     pub minimo: Option<Money>,
+    /// The most each commission pays.
     pub maximo: Option<Money>,
     /// Per-partner calculations that replace `calculo` for that partner (min/max still apply).
     #[serde(default)]
@@ -83,8 +116,11 @@ pub struct ReglaComision {
 /// The commission rules of a campaign, one per conversion type it pays for.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ReglasComision {
+    /// The rule of purchases, if the campaign pays for them.
     pub compra: Option<ReglaComision>,
+    /// The rule of leads (a flat amount), if the campaign pays for them.
     pub lead: Option<ReglaComision>,
+    /// The rule of sign-ups (a flat amount), if the campaign pays for them.
     pub registro: Option<ReglaComision>,
 }
 
@@ -134,12 +170,13 @@ pub(crate) fn validar_regla_de(
 /// How conversions are attributed to partners in this campaign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfiguracionAtribucion {
+    /// How a conversion's value is split between the partners of its journey.
     pub modelo: ModeloAtribucion,
     /// Lookback window before a conversion, in days.
     pub ventana_dias: u32,
     /// Days after the conversion before its commission can be approved.
     pub dias_retencion: u32,
-    /// Total fraud score (0..=100) from which a conversion is fraud; 50 by default.
+    /// Total fraud score (1..=100) from which a conversion is fraud; 50 by default.
     pub umbral_fraude: u32,
 }
 
@@ -157,17 +194,29 @@ impl Default for ConfiguracionAtribucion {
 /// Everything that describes a campaign when it is created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatosCampana {
+    /// The brand that runs it.
     pub marca: Marca,
+    /// The campaign's name; not blank.
     pub nombre: String,
+    /// What it is about; not blank.
     pub descripcion: String,
+    /// What kind of campaign it is.
     pub tipo: TipoCampana,
+    /// The first day it runs.
     pub fecha_inicio: NaiveDate,
+    /// The last day it runs; after `fecha_inicio`.
     pub fecha_fin: NaiveDate,
+    /// Who it is aimed at.
     pub segmento: SegmentoAudiencia,
+    /// Where it runs (e.g. `instagram`, `blog`).
     pub canales: Vec<String>,
+    /// How many times one visitor may see it at most; at least 1 when set.
     pub frecuencia_maxima: Option<u32>,
+    /// The total budget that commissions are reserved against; positive.
     pub presupuesto: Money,
+    /// What it pays per conversion type.
     pub reglas_comision: ReglasComision,
+    /// How its conversions are attributed and checked for fraud.
     pub atribucion: ConfiguracionAtribucion,
 }
 
@@ -178,13 +227,13 @@ impl DatosCampana {
     /// in the budget currency; the lookback window is at least a day; the fraud threshold is
     /// within 1..=100.
     pub fn validar(&self) -> Result<(), CampanaError> {
-        if self.marca.nombre.trim().is_empty() {
+        if is_blank(&self.marca.nombre) {
             return Err(CampanaError::MarcaSinNombre);
         }
-        if self.nombre.trim().is_empty() {
+        if is_blank(&self.nombre) {
             return Err(CampanaError::NombreVacio);
         }
-        if self.descripcion.trim().is_empty() {
+        if is_blank(&self.descripcion) {
             return Err(CampanaError::DescripcionVacia);
         }
         if self.fecha_inicio >= self.fecha_fin {
@@ -223,16 +272,15 @@ impl ConfiguracionAtribucion {
     /// Checks that the lookback window is at least a day and the fraud threshold is
     /// within 1..=100.
     pub fn validar(&self) -> Result<(), CampanaError> {
-        if self.ventana_dias < 1 {
-            return Err(CampanaError::VentanaAtribucionInvalida {
-                ventana_dias: self.ventana_dias,
-            });
-        }
-        if !(1..=100).contains(&self.umbral_fraude) {
-            return Err(CampanaError::UmbralFraudeInvalido {
-                umbral_fraude: self.umbral_fraude,
-            });
-        }
-        Ok(())
+        check_attribution_settings(self.ventana_dias, self.umbral_fraude).map_err(|error| {
+            match error {
+                AttributionSettingsError::Window { ventana_dias } => {
+                    CampanaError::VentanaAtribucionInvalida { ventana_dias }
+                }
+                AttributionSettingsError::FraudThreshold { umbral_fraude } => {
+                    CampanaError::UmbralFraudeInvalido { umbral_fraude }
+                }
+            }
+        })
     }
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{ComisionCommand, ComisionError, ComisionEvent, DatosComision};
 use crate::ids;
 use crate::money::Money;
+use crate::validation::is_blank;
 
 /// Lifecycle state of a commission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -337,8 +338,4 @@ fn validar_ids_no_nulos(datos: &DatosComision) -> Result<(), ComisionError> {
 /// The end of the hold period, or None when it falls outside the representable dates.
 fn fin_retencion(fecha_conversion: DateTime<Utc>, dias_retencion: u32) -> Option<DateTime<Utc>> {
     fecha_conversion.checked_add_days(Days::new(u64::from(dias_retencion)))
-}
-
-fn is_blank(texto: &str) -> bool {
-    texto.trim().is_empty()
 }

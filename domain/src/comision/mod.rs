@@ -19,12 +19,19 @@ use crate::money::Money;
 /// The facts a commission is reserved with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatosComision {
+    /// The conversion (interaction) the commission is for.
     pub conversion_id: Uuid,
+    /// The attribution that credited the partner.
     pub atribucion_id: Uuid,
+    /// The campaign whose budget pays it.
     pub campana_id: Uuid,
+    /// The partner that earns it.
     pub partner_id: Uuid,
+    /// The visitor's journey that led to the conversion.
     pub journey_id: Uuid,
+    /// What the partner earns, as the campaign reserved it; not negative.
     pub monto: Money,
+    /// When the conversion happened; the hold period counts from it.
     pub fecha_conversion: DateTime<Utc>,
     /// Days after the conversion before the commission can be approved.
     pub dias_retencion: u32,

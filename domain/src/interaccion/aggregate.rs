@@ -13,6 +13,7 @@ use super::error::{IP_HASH_MAX_HEX_DIGITS, IP_HASH_MIN_HEX_DIGITS};
 use super::{DatosInteraccion, InteraccionCommand, InteraccionError, InteraccionEvent};
 use crate::money::Money;
 use crate::tipos::TipoInteraccion;
+use crate::validation::is_blank;
 
 /// Lifecycle state of an interaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -279,8 +280,4 @@ fn parece_ipv6(valor: &str) -> bool {
         && host
             .bytes()
             .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-}
-
-fn is_blank(texto: &str) -> bool {
-    texto.trim().is_empty()
 }

@@ -9,6 +9,16 @@ use super::DatosInteraccion;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum InteraccionCommand {
-    RegistrarInteraccion { id: Uuid, datos: DatosInteraccion },
-    DescartarInteraccion { motivo: String },
+    /// Register an interaction; a repeat of the same id is already done.
+    RegistrarInteraccion {
+        /// The interaction's id, the caller's idempotency key.
+        id: Uuid,
+        /// What happened.
+        datos: DatosInteraccion,
+    },
+    /// Discard a registered interaction (fraud compensation).
+    DescartarInteraccion {
+        /// Why; not blank.
+        motivo: String,
+    },
 }

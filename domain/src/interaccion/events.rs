@@ -10,8 +10,18 @@ use super::DatosInteraccion;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum InteraccionEvent {
-    InteraccionRegistrada { id: Uuid, datos: DatosInteraccion },
-    InteraccionDescartada { motivo: String },
+    /// An interaction was registered.
+    InteraccionRegistrada {
+        /// The interaction's id.
+        id: Uuid,
+        /// What happened.
+        datos: DatosInteraccion,
+    },
+    /// The interaction was discarded; it is kept for the audit trail, no longer counted.
+    InteraccionDescartada {
+        /// Why.
+        motivo: String,
+    },
 }
 
 impl DomainEvent for InteraccionEvent {

@@ -3,22 +3,22 @@
 //!
 //! Only partner touchpoints count: interactions of the journey that carry a partner and are
 //! not conversions themselves, with `occurred_at` inside
-//! `[conversion − ventana_dias, conversion]`. They are ordered by
-//! `(occurred_at, interaccion_id)`, so the result never depends on the order in which the
-//! journey was delivered.
+//! `[conversion − ventana_dias, conversion]`. They are read through
+//! [`interacciones_unicas`] (each interaction once, ordered by `(occurred_at,
+//! interaccion_id)`), so the result never depends on the order in which the journey was
+//! delivered.
 //!
 //! Every model gives each touchpoint an integer weight; a partner's weight is the sum of its
 //! touchpoints' weights, and the conversion value is apportioned between partners in
 //! proportion to their weights with the largest-remainder method, so that the credits in
 //! minor units always add up exactly to the conversion value. No float is involved.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::atribucion::{Conversion, CreditoPartner, Touchpoint};
 use crate::money::{Money, MoneyError};
+use crate::rules::journey::interacciones_unicas;
 use crate::tipos::ModeloAtribucion;
 
 /// Time in which a touchpoint's weight halves under [`ModeloAtribucion::DecaimientoTemporal`].
@@ -55,25 +55,53 @@ pub fn atribuir(
         .collect())
 }
 
+/// Each credited partner's share of the conversion in basis points (same order as
+/// `creditos`), for [`crate::campana::CampanaCommand::ReservarPresupuesto`]'s
+/// `participacion_bps`: in proportion to the credits, or equal when they are all zero (a
+/// conversion worth nothing). Every share is at least 1 basis point, so that a partner
+/// credited with next to nothing still takes part, and they add up to exactly 10,000: each
+/// partner gets 1, and the remaining basis points are apportioned by largest remainder.
+///
+/// Errors when more than 10,000 partners share the conversion.
+pub fn participaciones_bps(creditos: &[CreditoPartner]) -> Result<Vec<u32>, MoneyError> {
+    let minimos = i64::try_from(creditos.len()).map_err(|_| MoneyError::Overflow)?;
+    let por_repartir = PARTICIPACION_TOTAL_BPS - minimos;
+    if por_repartir < 0 {
+        return Err(MoneyError::Overflow);
+    }
+    let mut pesos: Vec<u128> = creditos
+        .iter()
+        .map(|credito| u128::from(credito.monto.amount.unsigned_abs()))
+        .collect();
+    if pesos.iter().all(|&peso| peso == 0) {
+        pesos.fill(1);
+    }
+    repartir(por_repartir, &pesos)?
+        .into_iter()
+        .map(|parte| u32::try_from(parte + 1).map_err(|_| MoneyError::Overflow))
+        .collect()
+}
+
+/// A whole conversion, in basis points.
+const PARTICIPACION_TOTAL_BPS: i64 = 10_000;
+
 /// The partner touchpoints of the journey that may earn credit for the conversion, in
-/// attribution order `(occurred_at, interaccion_id)`, each interaction once.
+/// attribution order `(occurred_at, interaccion_id)`, each interaction once (see
+/// [`interacciones_unicas`] for which copy of a redelivered interaction counts).
 pub fn touchpoints_en_ventana<'a>(
     conversion: &Conversion,
     journey: &'a [Touchpoint],
     ventana_dias: u32,
 ) -> Vec<&'a Touchpoint> {
     let desde = inicio_de_ventana(conversion.occurred_at, ventana_dias);
-    let mut touchpoints: Vec<&Touchpoint> = journey
-        .iter()
-        .filter(|tp| tp.partner_id.is_some() && !tp.tipo.is_conversion())
-        .filter(|tp| tp.interaccion_id != conversion.interaccion_id)
-        .filter(|tp| tp.occurred_at >= desde && tp.occurred_at <= conversion.occurred_at)
-        .collect();
-    // partner_id completes the key so that a redelivered duplicate with other content
-    // still sorts the same whatever the input order.
-    touchpoints.sort_by_key(|tp| (tp.occurred_at, tp.interaccion_id, tp.partner_id));
-    let mut vistos = HashSet::new();
-    touchpoints.retain(|tp| vistos.insert(tp.interaccion_id));
+    let mut touchpoints = interacciones_unicas(journey);
+    touchpoints.retain(|tp| {
+        tp.partner_id.is_some()
+            && !tp.tipo.is_conversion()
+            && tp.interaccion_id != conversion.interaccion_id
+            && tp.occurred_at >= desde
+            && tp.occurred_at <= conversion.occurred_at
+    });
     touchpoints
 }
 
@@ -260,6 +288,8 @@ fn repartir(total: i64, pesos: &[u128]) -> Result<Vec<i64>, MoneyError> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
     use crate::money::Currency;
     use crate::tipos::{TipoConversion, TipoInteraccion};
@@ -507,6 +537,66 @@ mod tests {
         }
     }
 
+    fn creditos(montos: &[i64]) -> Vec<CreditoPartner> {
+        montos
+            .iter()
+            .enumerate()
+            .map(|(i, &monto)| CreditoPartner {
+                partner_id: partner(i as u128),
+                touchpoint_id: Uuid::from_u128(i as u128),
+                monto: Money::new(monto, Currency::EUR),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_single_partner_takes_the_whole_conversion() {
+        assert_eq!(participaciones_bps(&creditos(&[12_345])), Ok(vec![10_000]));
+        assert_eq!(participaciones_bps(&creditos(&[0])), Ok(vec![10_000]));
+    }
+
+    #[test]
+    fn shares_follow_the_credits() {
+        assert_eq!(
+            participaciones_bps(&creditos(&[2_500, 7_500])),
+            Ok(vec![2_500, 7_500])
+        );
+        assert_eq!(
+            participaciones_bps(&creditos(&[3_333, 3_333, 3_334])),
+            Ok(vec![3_333, 3_333, 3_334])
+        );
+    }
+
+    #[test]
+    fn a_conversion_worth_nothing_is_shared_equally() {
+        assert_eq!(
+            participaciones_bps(&creditos(&[0, 0, 0])),
+            Ok(vec![3_333, 3_333, 3_334])
+        );
+    }
+
+    #[test]
+    fn a_partner_credited_with_next_to_nothing_keeps_one_basis_point() {
+        assert_eq!(
+            participaciones_bps(&creditos(&[1, 999_999_999])),
+            Ok(vec![1, 9_999])
+        );
+        assert_eq!(
+            participaciones_bps(&creditos(&[0, 500])),
+            Ok(vec![1, 9_999])
+        );
+    }
+
+    #[test]
+    fn more_partners_than_basis_points_cannot_share_a_conversion() {
+        let muchos = vec![0; 10_001];
+        assert_eq!(
+            participaciones_bps(&creditos(&muchos)),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(participaciones_bps(&[]), Ok(vec![]));
+    }
+
     const MODELOS: [ModeloAtribucion; 5] = [
         ModeloAtribucion::UltimoClick,
         ModeloAtribucion::PrimerClick,
@@ -623,12 +713,40 @@ mod tests {
         }
 
         #[test]
+        fn shares_add_up_to_the_whole_conversion_and_none_is_zero(
+            montos in proptest::collection::vec(0i64..1_000_000_000_000, 1..50),
+        ) {
+            let participaciones = participaciones_bps(&creditos(&montos)).unwrap();
+            prop_assert_eq!(participaciones.len(), montos.len());
+            prop_assert_eq!(participaciones.iter().sum::<u32>(), 10_000);
+            prop_assert!(participaciones.iter().all(|&bps| (1..=10_000).contains(&bps)));
+            // Close to the exact share credit / value: the basis point each partner keeps is
+            // taken from the others, so n partners are less than n basis points off.
+            let valor: i128 = montos.iter().map(|&m| i128::from(m)).sum();
+            let tolerancia = i128::try_from(montos.len().max(2)).unwrap();
+            if valor > 0 {
+                for (&monto, &bps) in montos.iter().zip(&participaciones) {
+                    let exacta = i128::from(monto) * 10_000;
+                    prop_assert!((i128::from(bps) * valor - exacta).abs() < tolerancia * valor);
+                }
+            }
+        }
+
+        #[test]
         fn single_partner_models_credit_exactly_one_partner(
             journey in journey(),
             modelo in proptest::sample::select(vec![ModeloAtribucion::UltimoClick, ModeloAtribucion::PrimerClick]),
         ) {
-            let creditos = atribuir(&conversion(777), &journey, modelo, 30).unwrap();
-            prop_assert!(creditos.len() <= 1);
+            let conversion = conversion(777);
+            let creditos = atribuir(&conversion, &journey, modelo, 30).unwrap();
+            let desde = conversion.occurred_at - Duration::days(30);
+            let alguno_en_ventana = journey.iter().any(|tp| {
+                tp.partner_id.is_some()
+                    && !tp.tipo.is_conversion()
+                    && desde <= tp.occurred_at
+                    && tp.occurred_at <= conversion.occurred_at
+            });
+            prop_assert_eq!(creditos.len(), usize::from(alguno_en_ventana));
         }
     }
 }

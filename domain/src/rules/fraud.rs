@@ -8,12 +8,13 @@
 //! Only interactions up to the conversion's instant are considered, each once, so a late
 //! or redelivered interaction cannot change the verdict.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::atribucion::{Conversion, EvidenciaJourney, HallazgoFraude, Touchpoint};
+use crate::rules::journey::interacciones_unicas;
 use crate::tipos::TipoInteraccion;
 
 /// One fraud rule that fired: its name, its score (0..=100) and the evidence.
@@ -122,18 +123,14 @@ pub fn evaluar(
     }
 }
 
-/// The journey's interactions up to the conversion's instant, each once, oldest first.
+/// The journey's interactions up to the conversion's instant, each once, oldest first (see
+/// [`interacciones_unicas`] for which copy of a redelivered interaction counts).
 pub fn hasta_la_conversion<'a>(
     conversion: &Conversion,
     journey: &'a [Touchpoint],
 ) -> Vec<&'a Touchpoint> {
-    let mut interacciones: Vec<&Touchpoint> = journey
-        .iter()
-        .filter(|tp| tp.occurred_at <= conversion.occurred_at)
-        .collect();
-    interacciones.sort_by_key(|tp| (tp.occurred_at, tp.interaccion_id));
-    let mut vistas = HashSet::new();
-    interacciones.retain(|tp| vistas.insert(tp.interaccion_id));
+    let mut interacciones = interacciones_unicas(journey);
+    interacciones.retain(|tp| tp.occurred_at <= conversion.occurred_at);
     interacciones
 }
 
@@ -291,6 +288,7 @@ mod tests {
     use crate::money::{Currency, Money};
     use crate::tipos::TipoConversion;
     use chrono::TimeZone;
+    use proptest::prelude::*;
     use uuid::Uuid;
 
     fn momento_conversion() -> DateTime<Utc> {
@@ -532,6 +530,166 @@ mod tests {
         assert_eq!(hallazgo.reglas, vec![]);
         assert_eq!(hallazgo.puntuacion_total, 0);
         assert!(!hallazgo.es_fraude());
+    }
+
+    #[test]
+    fn a_redelivered_duplicate_with_another_ip_gives_the_same_verdict_in_any_order() {
+        // Two copies of click 1: from ip-1 (part of a burst) and from ip-2.
+        let mut rafaga = rafaga("ip-1", 3, 600, 1);
+        let mut otra_ip = rafaga[0].clone();
+        otra_ip.ip_hash = Some("ip-2".into());
+        let config = ConfiguracionFraude {
+            max_clicks_por_ip_en_60_segundos: 2,
+            ..ConfiguracionFraude::default()
+        };
+        let evalua = |journey: &[Touchpoint]| {
+            evaluar(
+                &conversion(),
+                journey,
+                &EvidenciaJourney::default(),
+                &config,
+                UMBRAL_FRAUDE_POR_DEFECTO,
+            )
+        };
+        let primero_ip_1 = [rafaga.clone(), vec![otra_ip.clone()]].concat();
+        rafaga.insert(0, otra_ip);
+        assert_eq!(evalua(&primero_ip_1), evalua(&rafaga));
+    }
+
+    /// A journey of up to 12 interactions around the conversion, a few redelivered with
+    /// another IP or user agent.
+    fn journey_con_reenvios() -> impl Strategy<Value = Vec<Touchpoint>> {
+        let user_agent = proptest::option::of(proptest::sample::select(vec![
+            "Mozilla/5.0 Firefox/126.0".to_string(),
+            "curl/8.0".to_string(),
+        ]));
+        let ip = proptest::option::of(proptest::sample::select(vec![
+            "ip-1".to_string(),
+            "ip-2".to_string(),
+        ]));
+        let tipo = proptest::sample::select(vec![
+            TipoInteraccion::Click,
+            TipoInteraccion::Click,
+            TipoInteraccion::Vista,
+            TipoInteraccion::Engagement,
+        ]);
+        let interaccion = (tipo, -5i64..120, ip.clone(), user_agent.clone());
+        let reenvio = (any::<prop::sample::Index>(), ip, user_agent);
+        (
+            proptest::collection::vec(interaccion, 0..12),
+            proptest::collection::vec(reenvio, 0..4),
+        )
+            .prop_map(|(interacciones, reenvios)| {
+                let mut journey: Vec<Touchpoint> = interacciones
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (tipo, segundos, ip_hash, user_agent))| Touchpoint {
+                        tipo,
+                        ip_hash,
+                        user_agent,
+                        ..click(i as u128, segundos)
+                    })
+                    .collect();
+                if !journey.is_empty() {
+                    for (cual, ip_hash, user_agent) in reenvios {
+                        let original = &journey[cual.index(journey.len())];
+                        journey.push(Touchpoint {
+                            ip_hash,
+                            user_agent,
+                            ..original.clone()
+                        });
+                    }
+                }
+                journey
+            })
+    }
+
+    fn configuracion() -> impl Strategy<Value = ConfiguracionFraude> {
+        (
+            0u32..30,
+            0u32..200,
+            1u32..5,
+            0u32..200,
+            0u32..200,
+            0u32..200,
+        )
+            .prop_map(|(segundos, rapida, max_clicks, rafaga, bot, pedido)| {
+                ConfiguracionFraude {
+                    segundos_minimos_desde_primer_click: segundos,
+                    puntuacion_conversion_demasiado_rapida: rapida,
+                    max_clicks_por_ip_en_60_segundos: max_clicks,
+                    puntuacion_rafaga_de_clicks_por_ip: rafaga,
+                    puntuacion_user_agent_de_bot: bot,
+                    puntuacion_pedido_ya_convertido: pedido,
+                    ..ConfiguracionFraude::default()
+                }
+            })
+    }
+
+    fn evidencia() -> impl Strategy<Value = EvidenciaJourney> {
+        proptest::option::of(0u128..3).prop_map(|anterior| EvidenciaJourney {
+            pedido_ya_convertido_por: anterior.map(Uuid::from_u128),
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_verdict_does_not_depend_on_the_journey_order(
+            journey in journey_con_reenvios(),
+            config in configuracion(),
+            evidencia in evidencia(),
+            umbral in 1u32..=100,
+            semilla in any::<u64>(),
+        ) {
+            let mut barajado = journey.clone();
+            // A deterministic shuffle driven by the generated seed.
+            let mut estado = semilla;
+            for i in (1..barajado.len()).rev() {
+                estado = estado.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                barajado.swap(i, (estado >> 33) as usize % (i + 1));
+            }
+            let uno = evaluar(&conversion(), &journey, &evidencia, &config, umbral);
+            let otro = evaluar(&conversion(), &barajado, &evidencia, &config, umbral);
+            prop_assert_eq!(uno, otro);
+        }
+
+        #[test]
+        fn the_total_score_is_at_most_100_and_never_drops_as_clicks_are_added(
+            journey in journey_con_reenvios(),
+            config in configuracion(),
+            evidencia in evidencia(),
+            nuevos in proptest::collection::vec(
+                (0i64..200, proptest::option::of(Just("ip-1".to_string())), proptest::bool::ANY),
+                1..6,
+            ),
+        ) {
+            let antes = evaluar(&conversion(), &journey, &evidencia, &config, 50);
+            prop_assert!(antes.puntuacion_total <= PUNTUACION_MAXIMA);
+            // New clicks (fresh ids) no earlier than the journey's first click: an earlier
+            // first click would rightly clear ConversionDemasiadoRapida.
+            let primer_click = hasta_la_conversion(&conversion(), &journey)
+                .iter()
+                .filter(|tp| tp.tipo == TipoInteraccion::Click)
+                .map(|tp| tp.occurred_at)
+                .min();
+            let mut ampliado = journey.clone();
+            for (i, (segundos_despues, ip_hash, de_bot)) in nuevos.into_iter().enumerate() {
+                let desde = primer_click.unwrap_or(momento_conversion() - Duration::seconds(120));
+                let mut nuevo = click(10_000 + i as u128, 0);
+                nuevo.occurred_at = desde + Duration::seconds(segundos_despues);
+                nuevo.ip_hash = ip_hash;
+                if de_bot {
+                    nuevo.user_agent = Some("python-requests/2.31".into());
+                }
+                ampliado.push(nuevo);
+            }
+            let despues = evaluar(&conversion(), &ampliado, &evidencia, &config, 50);
+            prop_assert!(despues.puntuacion_total <= PUNTUACION_MAXIMA);
+            prop_assert!(
+                despues.puntuacion_total >= antes.puntuacion_total,
+                "{} then {}", antes.puntuacion_total, despues.puntuacion_total
+            );
+        }
     }
 
     #[test]

@@ -3,3 +3,4 @@
 pub mod attribution;
 pub mod commission;
 pub mod fraud;
+pub mod journey;
