@@ -27,10 +27,16 @@ pub enum EventStoreUrl {
         /// The file, as written in the URL (relative to the working directory or absolute).
         path: PathBuf,
     },
-    /// A PostgreSQL database; `url` is the URL as given (password included).
-    Postgres { url: String },
-    /// An EventStoreDB / KurrentDB server or cluster; `url` is the URL as given.
-    EventStoreDb { url: String },
+    /// A PostgreSQL database.
+    Postgres {
+        /// The URL as given, password included: never print it, print [`EventStoreUrl::masked`].
+        url: String,
+    },
+    /// An EventStoreDB / KurrentDB server or cluster.
+    EventStoreDb {
+        /// The URL as given, password included: never print it, print [`EventStoreUrl::masked`].
+        url: String,
+    },
 }
 
 impl EventStoreUrl {
