@@ -1,0 +1,296 @@
+//! Loading and committing aggregates: the cqrs-es [`EventStore`] every backend is used
+//! through, with the upcasters always applied and correct snapshots.
+//!
+//! Why not cqrs-es's `PersistedEventStore`: with snapshots, its `commit` applies the new
+//! events to an aggregate that already has them (the command's `EventSink` applied them), so
+//! a saved snapshot counts every new event twice (see ARCHITECTURE.md, "Known pitfalls").
+//! Here the snapshot is the context's aggregate as it is at commit time.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{
+    EventStoreAggregateContext, PersistedEventRepository, PersistenceError, SerializedEvent,
+};
+use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
+use serde_json::Value;
+
+use crate::{upcast, StoreError, Upcasters};
+
+/// What `PersistedEventRepository::persist` takes to save a snapshot: aggregate id, the
+/// aggregate, and the snapshot's number (1 for the first).
+type SnapshotUpdate = (String, Value, usize);
+
+/// The [`EventStore`] of aggregate `A` over the repository `R` of a backend.
+///
+/// Use it with `cqrs_es::CqrsFramework`, or call [`AggregateStore::execute`] to also learn
+/// the new version of the aggregate.
+pub struct AggregateStore<A, R> {
+    repository: R,
+    upcasters: Upcasters,
+    snapshot_every: Option<usize>,
+    _aggregate: PhantomData<fn() -> A>,
+}
+
+/// What a command did: the aggregate's version after it, and the events it committed.
+#[derive(Debug)]
+pub struct CommandOutcome<A: Aggregate> {
+    /// The sequence of the aggregate's last event (unchanged when no event was emitted).
+    pub version: usize,
+    /// The committed events, in order, with their sequences and metadata.
+    pub events: Vec<EventEnvelope<A>>,
+}
+
+impl<A, R: Clone> Clone for AggregateStore<A, R> {
+    fn clone(&self) -> Self {
+        AggregateStore {
+            repository: self.repository.clone(),
+            upcasters: self.upcasters.clone(),
+            snapshot_every: self.snapshot_every,
+            _aggregate: PhantomData,
+        }
+    }
+}
+
+impl<A, R> AggregateStore<A, R>
+where
+    A: Aggregate,
+    R: PersistedEventRepository,
+{
+    /// A store applying `upcasters` to every event it loads, and saving a snapshot each time
+    /// an aggregate's version crosses a multiple of `snapshot_every` (`None` or `Some(0)`:
+    /// never; loads then replay every event).
+    pub fn new(repository: R, upcasters: Upcasters, snapshot_every: Option<usize>) -> Self {
+        AggregateStore {
+            repository,
+            upcasters,
+            snapshot_every: snapshot_every.filter(|every| *every > 0),
+            _aggregate: PhantomData,
+        }
+    }
+
+    /// The backend's repository.
+    pub fn repository(&self) -> &R {
+        &self.repository
+    }
+
+    /// Loads the aggregate, lets it handle `command`, and commits its events with
+    /// `metadata`, like `CqrsFramework::execute_with_metadata` — but returns the new version
+    /// and the committed events. Runs no cqrs-es queries: consumers read the global log.
+    pub async fn execute(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        services: &A::Services,
+        metadata: HashMap<String, String>,
+    ) -> Result<CommandOutcome<A>, AggregateError<A::Error>> {
+        let mut context = self.load_aggregate(aggregate_id).await?;
+        let sink = EventSink::default();
+        context
+            .aggregate
+            .handle(command, services, &sink)
+            .await
+            .map_err(AggregateError::UserError)?;
+        let events = sink.collect().await;
+        let version = context.current_sequence + events.len();
+        let events = self.commit(events, context, metadata).await?;
+        Ok(CommandOutcome { version, events })
+    }
+
+    /// The context to replay onto: the latest snapshot when snapshots are on and it can
+    /// still be read, else a new aggregate.
+    async fn starting_point(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<EventStoreAggregateContext<A>, PersistenceError> {
+        let empty = |current_snapshot| EventStoreAggregateContext {
+            aggregate_id: aggregate_id.to_string(),
+            aggregate: A::default(),
+            current_sequence: 0,
+            current_snapshot,
+        };
+        if self.snapshot_every.is_none() {
+            return Ok(empty(None));
+        }
+        let Some(snapshot) = self.repository.get_snapshot::<A>(aggregate_id).await? else {
+            return Ok(empty(None));
+        };
+        match serde_json::from_value::<A>(snapshot.aggregate) {
+            Ok(aggregate) => Ok(EventStoreAggregateContext {
+                aggregate_id: aggregate_id.to_string(),
+                aggregate,
+                current_sequence: snapshot.current_sequence,
+                current_snapshot: Some(snapshot.current_snapshot),
+            }),
+            Err(error) => {
+                // The aggregate's shape changed since: replay everything. Keep the snapshot
+                // counter so the next snapshot replaces this one.
+                tracing::warn!(
+                    aggregate = A::TYPE,
+                    aggregate_id,
+                    %error,
+                    "snapshot no longer readable, replaying all events"
+                );
+                Ok(empty(Some(snapshot.current_snapshot)))
+            }
+        }
+    }
+
+    fn decode(&self, event: SerializedEvent) -> Result<EventEnvelope<A>, AggregateError<A::Error>> {
+        decode_event::<A>(upcast(event, &self.upcasters))
+            .map_err(|error| AggregateError::DeserializationError(Box::new(error)))
+    }
+
+    /// The snapshot to save with events that take the aggregate from `context`'s sequence
+    /// to `new_sequence`, if they cross a multiple of the snapshot interval.
+    fn snapshot_update(
+        &self,
+        context: &EventStoreAggregateContext<A>,
+        new_sequence: usize,
+    ) -> Result<Option<SnapshotUpdate>, AggregateError<A::Error>> {
+        let Some(every) = self.snapshot_every else {
+            return Ok(None);
+        };
+        if !snapshot_due(context.current_sequence, new_sequence, every) {
+            return Ok(None);
+        }
+        // The aggregate already has the new events applied (the command's EventSink did).
+        let payload = serde_json::to_value(&context.aggregate)?;
+        let next_snapshot = context.current_snapshot.map_or(1, |current| current + 1);
+        Ok(Some((context.aggregate_id.clone(), payload, next_snapshot)))
+    }
+}
+
+impl<A, R> EventStore<A> for AggregateStore<A, R>
+where
+    A: Aggregate,
+    R: PersistedEventRepository,
+{
+    type AC = EventStoreAggregateContext<A>;
+
+    async fn load_events(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        let events = self.repository.get_events::<A>(aggregate_id).await?;
+        events.into_iter().map(|event| self.decode(event)).collect()
+    }
+
+    async fn load_aggregate(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
+        let mut context = self.starting_point(aggregate_id).await?;
+        let events = if context.current_sequence == 0 {
+            self.repository.get_events::<A>(aggregate_id).await?
+        } else {
+            self.repository
+                .get_last_events::<A>(aggregate_id, context.current_sequence)
+                .await?
+        };
+        for event in events {
+            let envelope = self.decode(event)?;
+            context.current_sequence = envelope.sequence;
+            context.aggregate.apply(envelope.payload);
+        }
+        Ok(context)
+    }
+
+    /// Commits `events` after `context.current_sequence`. As with `CqrsFramework`, the
+    /// context's aggregate must already have the events applied (the `EventSink` of the
+    /// command applies them); a snapshot, when due, is that aggregate.
+    async fn commit(
+        &self,
+        events: Vec<A::Event>,
+        context: EventStoreAggregateContext<A>,
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let envelopes: Vec<EventEnvelope<A>> = events
+            .into_iter()
+            .zip(context.current_sequence + 1..)
+            .map(|(payload, sequence)| EventEnvelope {
+                aggregate_id: context.aggregate_id.clone(),
+                sequence,
+                payload,
+                metadata: metadata.clone(),
+            })
+            .collect();
+        let serialized = envelopes
+            .iter()
+            .map(SerializedEvent::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let new_sequence = context.current_sequence + envelopes.len();
+        let snapshot = self.snapshot_update(&context, new_sequence)?;
+        self.repository.persist::<A>(&serialized, snapshot).await?;
+        Ok(envelopes)
+    }
+}
+
+/// True when going from version `from` to `to` crosses a multiple of `every`.
+pub fn snapshot_due(from: usize, to: usize, every: usize) -> bool {
+    every > 0 && to > from && from / every != to / every
+}
+
+/// Deserializes an (already upcast) stored event of `A`; fails naming the stream, sequence,
+/// type and version when this code cannot read it.
+pub fn decode_event<A: Aggregate>(event: SerializedEvent) -> Result<EventEnvelope<A>, StoreError> {
+    let unreadable = |event: &SerializedEvent, reason: String| StoreError::UnreadableEvent {
+        stream: format!("{}-{}", event.aggregate_type, event.aggregate_id),
+        sequence: event.sequence as u64,
+        event_type: event.event_type.clone(),
+        event_version: event.event_version.clone(),
+        reason,
+    };
+    let payload = serde_json::from_value(event.payload.clone())
+        .map_err(|error| unreadable(&event, format!("payload: {error}")))?;
+    let metadata = if event.metadata.is_null() {
+        HashMap::new()
+    } else {
+        serde_json::from_value(event.metadata.clone())
+            .map_err(|error| unreadable(&event, format!("metadata: {error}")))?
+    };
+    Ok(EventEnvelope {
+        aggregate_id: event.aggregate_id,
+        sequence: event.sequence,
+        payload,
+        metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::snapshot_due;
+
+    #[test]
+    fn snapshot_is_due_when_a_multiple_is_reached() {
+        assert!(snapshot_due(9, 10, 10));
+        assert!(snapshot_due(8, 13, 10));
+        assert!(!snapshot_due(10, 11, 10));
+        assert!(!snapshot_due(1, 9, 10));
+    }
+
+    proptest! {
+        #[test]
+        fn committing_one_event_at_a_time_snapshots_exactly_at_each_multiple(
+            every in 1usize..50, events in 1usize..500,
+        ) {
+            let due: Vec<usize> = (0..events)
+                .filter(|from| snapshot_due(*from, from + 1, every))
+                .map(|from| from + 1)
+                .collect();
+            let multiples: Vec<usize> = (1..=events).filter(|v| v % every == 0).collect();
+            prop_assert_eq!(due, multiples);
+        }
+
+        #[test]
+        fn never_due_without_new_events(every in 0usize..50, at in 0usize..1000) {
+            prop_assert!(!snapshot_due(at, at, every));
+        }
+    }
+}
