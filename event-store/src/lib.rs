@@ -7,6 +7,7 @@ pub mod consumer;
 pub mod error;
 pub mod log;
 pub mod options;
+pub mod postgres;
 pub mod upcasting;
 
 pub use consumer::{CheckpointStore, Consumer, ConsumerError, Lease, LeaseProvider};
