@@ -17,6 +17,7 @@ pub mod error;
 pub mod esdb;
 pub mod log;
 pub mod options;
+pub mod postgres;
 pub mod runner;
 pub mod sqlite;
 pub mod upcasting;
