@@ -12,6 +12,8 @@ use cqrs_es::Aggregate;
 use serde_json::Value;
 
 use crate::aggregate_store::AggregateStore;
+use crate::esdb::{EsdbEventRepository, EsdbEventStore};
+use crate::postgres::{PostgresEventStore, PostgresRepository};
 use crate::sqlite::{SqliteEventRepository, SqliteEventStore};
 use crate::url::EventStoreUrl;
 use crate::{CheckpointStore, EventLog, LeaseProvider, StoreError, StoreOptions};
@@ -27,6 +29,65 @@ pub struct EventStoreBackend {
 #[derive(Clone)]
 enum Store {
     Sqlite(SqliteEventStore),
+    Postgres(PostgresEventStore),
+    /// EventStoreDB keeps events only: checkpoints and leases live in the consumers' own
+    /// SQL database ([`StoreOptions::consumer_database`]).
+    EventStoreDb {
+        events: EsdbEventStore,
+        consumers: Box<Store>,
+    },
+}
+
+impl Store {
+    async fn open(
+        parsed: &EventStoreUrl,
+        url: &str,
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
+        Ok(match parsed {
+            EventStoreUrl::Sqlite { .. } => {
+                Store::Sqlite(SqliteEventStore::connect(url, options).await?)
+            }
+            EventStoreUrl::Postgres { .. } => {
+                Store::Postgres(PostgresEventStore::connect(url, options).await?)
+            }
+            EventStoreUrl::EventStoreDb { .. } => {
+                let consumers = Self::consumer_database(parsed, options).await?;
+                Store::EventStoreDb {
+                    events: EsdbEventStore::connect(url, options).await?,
+                    consumers: Box::new(consumers),
+                }
+            }
+        })
+    }
+
+    async fn consumer_database(
+        events: &EventStoreUrl,
+        options: &StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let Some(url) = &options.consumer_database else {
+            return Err(StoreError::InvalidUrl {
+                url: events.masked(),
+                reason: "EventStoreDB keeps no consumer checkpoints or leases: give the \
+                         consumers' database too (--views postgres://… or sqlite://PATH)"
+                    .to_string(),
+            });
+        };
+        let parsed = EventStoreUrl::parse(url)?;
+        match parsed {
+            EventStoreUrl::Sqlite { .. } => Ok(Store::Sqlite(
+                SqliteEventStore::connect(url, options).await?,
+            )),
+            EventStoreUrl::Postgres { .. } => Ok(Store::Postgres(
+                PostgresEventStore::connect(url, options).await?,
+            )),
+            EventStoreUrl::EventStoreDb { .. } => Err(StoreError::InvalidUrl {
+                url: parsed.masked(),
+                reason: "the consumers' database must be SQL (postgres://… or sqlite://PATH)"
+                    .to_string(),
+            }),
+        }
+    }
 }
 
 /// The cqrs-es repository of whichever backend is open. Cheap to clone.
@@ -34,6 +95,21 @@ enum Store {
 pub enum EventRepository {
     /// `sqlite://`
     Sqlite(SqliteEventRepository),
+    /// `postgres://`
+    Postgres(PostgresRepository),
+    /// `esdb://`, `kurrentdb://`
+    EventStoreDb(EsdbEventRepository),
+}
+
+/// Calls the same method on whichever repository is open.
+macro_rules! dispatch {
+    ($repository:expr, $inner:ident => $call:expr) => {
+        match $repository {
+            EventRepository::Sqlite($inner) => $call,
+            EventRepository::Postgres($inner) => $call,
+            EventRepository::EventStoreDb($inner) => $call,
+        }
+    };
 }
 
 impl EventStoreBackend {
@@ -42,22 +118,7 @@ impl EventStoreBackend {
     /// do.
     pub async fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         let parsed = EventStoreUrl::parse(url)?;
-        let store = match &parsed {
-            EventStoreUrl::Sqlite { .. } => {
-                Store::Sqlite(SqliteEventStore::connect(url, &options).await?)
-            }
-            // wired when postgres/ and esdb/ land
-            EventStoreUrl::Postgres { .. } | EventStoreUrl::EventStoreDb { .. } => {
-                return Err(StoreError::InvalidUrl {
-                    url: parsed.masked(),
-                    reason: format!(
-                        "the {} backend is not available in this build yet; use \
-                         sqlite://PATH (e.g. sqlite://data/alpes.db)",
-                        parsed.backend_name()
-                    ),
-                })
-            }
-        };
+        let store = Store::open(&parsed, url, &options).await?;
         tracing::info!(url = %parsed, backend = parsed.backend_name(), "event store open");
         Ok(EventStoreBackend {
             url: parsed,
@@ -80,6 +141,10 @@ impl EventStoreBackend {
     pub fn repository(&self) -> EventRepository {
         match &self.store {
             Store::Sqlite(store) => EventRepository::Sqlite(store.repository()),
+            Store::Postgres(store) => EventRepository::Postgres(store.repository()),
+            Store::EventStoreDb { events, .. } => {
+                EventRepository::EventStoreDb(events.repository())
+            }
         }
     }
 
@@ -96,20 +161,34 @@ impl EventStoreBackend {
     pub fn log(&self) -> Arc<dyn EventLog> {
         match &self.store {
             Store::Sqlite(store) => store.log(),
+            Store::Postgres(store) => store.log(),
+            Store::EventStoreDb { events, .. } => events.log(),
         }
     }
 
     /// Where consumers without a transaction of their own keep their checkpoints.
     pub fn checkpoints(&self) -> Arc<dyn CheckpointStore> {
-        match &self.store {
+        Self::consumer_checkpoints(&self.store)
+    }
+
+    fn consumer_checkpoints(store: &Store) -> Arc<dyn CheckpointStore> {
+        match store {
             Store::Sqlite(store) => store.checkpoints(),
+            Store::Postgres(store) => Arc::new(store.checkpoints()),
+            Store::EventStoreDb { consumers, .. } => Self::consumer_checkpoints(consumers),
         }
     }
 
     /// Who may run a consumer.
     pub fn leases(&self) -> Arc<dyn LeaseProvider> {
-        match &self.store {
+        Self::consumer_leases(&self.store)
+    }
+
+    fn consumer_leases(store: &Store) -> Arc<dyn LeaseProvider> {
+        match store {
             Store::Sqlite(store) => store.leases(),
+            Store::Postgres(store) => Arc::new(store.leases()),
+            Store::EventStoreDb { consumers, .. } => Self::consumer_leases(consumers),
         }
     }
 
@@ -118,6 +197,15 @@ impl EventStoreBackend {
     pub fn as_sqlite(&self) -> Option<&SqliteEventStore> {
         match &self.store {
             Store::Sqlite(store) => Some(store),
+            _ => None,
+        }
+    }
+
+    /// The PostgreSQL store, when that is the backend.
+    pub fn as_postgres(&self) -> Option<&PostgresEventStore> {
+        match &self.store {
+            Store::Postgres(store) => Some(store),
+            _ => None,
         }
     }
 }
@@ -127,9 +215,7 @@ impl PersistedEventRepository for EventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match self {
-            EventRepository::Sqlite(repository) => repository.get_events::<A>(aggregate_id).await,
-        }
+        dispatch!(self, repository => repository.get_events::<A>(aggregate_id).await)
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -137,22 +223,16 @@ impl PersistedEventRepository for EventRepository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match self {
-            EventRepository::Sqlite(repository) => {
-                repository
-                    .get_last_events::<A>(aggregate_id, last_sequence)
-                    .await
-            }
-        }
+        dispatch!(self, repository => {
+            repository.get_last_events::<A>(aggregate_id, last_sequence).await
+        })
     }
 
     async fn get_snapshot<A: Aggregate>(
         &self,
         aggregate_id: &str,
     ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        match self {
-            EventRepository::Sqlite(repository) => repository.get_snapshot::<A>(aggregate_id).await,
-        }
+        dispatch!(self, repository => repository.get_snapshot::<A>(aggregate_id).await)
     }
 
     async fn persist<A: Aggregate>(
@@ -160,27 +240,17 @@ impl PersistedEventRepository for EventRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        match self {
-            EventRepository::Sqlite(repository) => {
-                repository.persist::<A>(events, snapshot_update).await
-            }
-        }
+        dispatch!(self, repository => repository.persist::<A>(events, snapshot_update).await)
     }
 
     async fn stream_events<A: Aggregate>(
         &self,
         aggregate_id: &str,
     ) -> Result<ReplayStream, PersistenceError> {
-        match self {
-            EventRepository::Sqlite(repository) => {
-                repository.stream_events::<A>(aggregate_id).await
-            }
-        }
+        dispatch!(self, repository => repository.stream_events::<A>(aggregate_id).await)
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        match self {
-            EventRepository::Sqlite(repository) => repository.stream_all_events::<A>().await,
-        }
+        dispatch!(self, repository => repository.stream_all_events::<A>().await)
     }
 }
