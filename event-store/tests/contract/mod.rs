@@ -61,6 +61,7 @@ macro_rules! contract_suite {
             unreadable_event_fails_naming_stream_sequence_and_version,
             racing_appends_of_one_version_have_exactly_one_winner,
             a_conflicting_append_fails_alone,
+            a_large_append_commits_whole_or_not_at_all,
             log_is_gap_free_under_concurrent_writers,
             consumer_killed_between_write_and_checkpoint_resumes_without_loss,
             runner_retries_a_failing_batch_with_backoff,
@@ -474,6 +475,50 @@ pub async fn a_conflicting_append_fails_alone(fresh: Fresh) {
         assert_eq!(committed[id], 1, "{id}");
         assert_eq!(tallies.load_events(id).await.unwrap().len(), 1, "{id}");
     }
+}
+
+/// The events of one command commit together, however many: a stale one adds nothing.
+pub async fn a_large_append_commits_whole_or_not_at_all(fresh: Fresh) {
+    let Some(store) = open(fresh, StoreOptions::default()).await else {
+        return;
+    };
+    let log = store.backend.log();
+    let start = head(log.as_ref()).await;
+    let tallies = store.backend.aggregate_store::<Tally>();
+    let id = test_id("large");
+    let amounts: Vec<i64> = (1..=600).collect();
+    let outcome = tallies
+        .execute(
+            &id,
+            TallyCommand::AddMany {
+                amounts: amounts.clone(),
+            },
+            &(),
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.version, 600);
+    let stale = commit_at(
+        &tallies,
+        &id,
+        0,
+        amounts
+            .iter()
+            .map(|amount| added(*amount, "stale"))
+            .collect(),
+    )
+    .await;
+    assert!(
+        matches!(stale, Err(AggregateError::AggregateConflict)),
+        "{stale:?}"
+    );
+    let recorded = read_ours(log.as_ref(), start, &id).await;
+    let sequences: Vec<usize> = recorded.iter().map(|event| event.event.sequence).collect();
+    assert_eq!(sequences, (1..=600).collect::<Vec<_>>());
+    assert!(recorded
+        .iter()
+        .all(|event| event.decode::<Tally>().unwrap().payload != added(1, "stale")));
 }
 
 /// 8 writers append 2,000 events each (some holding their transaction open a few ms)
