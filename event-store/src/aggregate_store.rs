@@ -13,7 +13,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
     EventStoreAggregateContext, PersistedEventRepository, PersistenceError, SerializedEvent,
 };
-use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope, EventStore};
 use serde_json::Value;
 
 use crate::{upcast, StoreError, Upcasters};
@@ -245,8 +245,20 @@ pub fn decode_event<A: Aggregate>(event: SerializedEvent) -> Result<EventEnvelop
         event_version: event.event_version.clone(),
         reason,
     };
-    let payload = serde_json::from_value(event.payload.clone())
+    let payload: A::Event = serde_json::from_value(event.payload.clone())
         .map_err(|error| unreadable(&event, format!("payload: {error}")))?;
+    // A payload that happens to parse at a version no upcaster brought forward would be
+    // silently misread: refuse it.
+    if payload.event_version() != event.event_version {
+        return Err(unreadable(
+            &event,
+            format!(
+                "this code reads version {} and no upcaster converts {}",
+                payload.event_version(),
+                event.event_version
+            ),
+        ));
+    }
     let metadata = if event.metadata.is_null() {
         HashMap::new()
     } else {

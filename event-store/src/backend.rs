@@ -98,7 +98,8 @@ pub enum EventRepository {
     /// `postgres://`
     Postgres(PostgresRepository),
     /// `esdb://`, `kurrentdb://`
-    EventStoreDb(EsdbEventRepository),
+    /// `esdb://`, `kurrentdb://` (boxed: its client settings are large).
+    EventStoreDb(Box<EsdbEventRepository>),
 }
 
 /// Calls the same method on whichever repository is open.
@@ -143,7 +144,7 @@ impl EventStoreBackend {
             Store::Sqlite(store) => EventRepository::Sqlite(store.repository()),
             Store::Postgres(store) => EventRepository::Postgres(store.repository()),
             Store::EventStoreDb { events, .. } => {
-                EventRepository::EventStoreDb(events.repository())
+                EventRepository::EventStoreDb(Box::new(events.repository()))
             }
         }
     }

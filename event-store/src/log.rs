@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
-use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
+use cqrs_es::{Aggregate, EventEnvelope};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
@@ -100,33 +100,16 @@ impl RecordedEvent {
     /// Deserializes the event for aggregate `A`; fails loudly, naming the stream, sequence
     /// and version, when this code cannot read it.
     pub fn decode<A: Aggregate>(&self) -> Result<EventEnvelope<A>, StoreError> {
-        let unreadable = |reason: String| StoreError::UnreadableEvent {
-            stream: self.stream(),
-            sequence: self.event.sequence as u64,
-            event_type: self.event.event_type.clone(),
-            event_version: self.event.event_version.clone(),
-            reason,
-        };
         if self.event.aggregate_type != A::TYPE {
-            return Err(unreadable(format!("not an event of {}", A::TYPE)));
+            return Err(StoreError::UnreadableEvent {
+                stream: self.stream(),
+                sequence: self.event.sequence as u64,
+                event_type: self.event.event_type.clone(),
+                event_version: self.event.event_version.clone(),
+                reason: format!("not an event of {}", A::TYPE),
+            });
         }
-        let payload: A::Event = serde_json::from_value(self.event.payload.clone())
-            .map_err(|err| unreadable(err.to_string()))?;
-        // A payload that happens to parse but is at a version no upcaster brought forward
-        // would be silently misread: refuse it.
-        if payload.event_version() != self.event.event_version {
-            return Err(unreadable(format!(
-                "this code reads version {} and no upcaster converts {}",
-                payload.event_version(),
-                self.event.event_version
-            )));
-        }
-        Ok(EventEnvelope {
-            aggregate_id: self.event.aggregate_id.clone(),
-            sequence: self.event.sequence,
-            payload,
-            metadata: self.metadata(),
-        })
+        crate::aggregate_store::decode_event(self.event.clone())
     }
 }
 

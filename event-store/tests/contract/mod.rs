@@ -150,14 +150,29 @@ async fn head(log: &dyn EventLog) -> Position {
         .map_or(Position::START, |(position, _)| position)
 }
 
-/// Every event after `after` whose aggregate id starts with `prefix`, in log order.
-async fn read_ours(log: &dyn EventLog, after: Position, prefix: &str) -> Vec<RecordedEvent> {
+/// Every event after `after` whose aggregate id starts with `prefix`, in log order, once
+/// `expected` of them are readable. A committed event may stay unreadable for a moment
+/// (PostgreSQL: until older transactions of the cluster — other tests' too — end), so this
+/// waits for up to 20 s before returning what it has.
+async fn read_ours(
+    log: &dyn EventLog,
+    after: Position,
+    prefix: &str,
+    expected: usize,
+) -> Vec<RecordedEvent> {
+    let started = Instant::now();
     let mut events = Vec::new();
     let mut position = after;
     loop {
         let batch = log.read_after(position, 500).await.unwrap();
         let Some(last) = batch.last() else {
-            return events;
+            if events.len() >= expected || started.elapsed() > Duration::from_secs(20) {
+                return events;
+            }
+            log.wait_for_events(position, Duration::from_millis(100))
+                .await
+                .unwrap();
+            continue;
         };
         position = last.position;
         events.extend(
@@ -233,7 +248,7 @@ pub async fn append_and_load_with_metadata(fresh: Fresh) {
     assert_eq!(context.current_sequence, 3);
     assert_eq!(context.aggregate.total, 21);
 
-    let recorded = read_ours(log.as_ref(), start, &id).await;
+    let recorded = read_ours(log.as_ref(), start, &id, 3).await;
     assert_eq!(recorded.len(), 3);
     let after = chrono::Utc::now();
     for (index, event) in recorded.iter().enumerate() {
@@ -347,7 +362,7 @@ pub async fn old_event_is_upcast_on_every_read(fresh: Fresh) {
     assert_eq!(context.aggregate.total, 7);
     assert_eq!(context.aggregate.labels, vec!["legacy", "add-2"]);
 
-    let recorded = read_ours(log.as_ref(), start, &id).await;
+    let recorded = read_ours(log.as_ref(), start, &id, 2).await;
     assert_eq!(recorded.len(), 2);
     assert_eq!(recorded[0].stored_version, "1.0");
     assert_eq!(
@@ -389,7 +404,7 @@ pub async fn unreadable_event_fails_naming_stream_sequence_and_version(fresh: Fr
         assert!(message.contains(&part), "'{message}' does not name {part}");
     }
 
-    let recorded = read_ours(log.as_ref(), start, &id).await;
+    let recorded = read_ours(log.as_ref(), start, &id, 1).await;
     let message = recorded[0].decode::<Tally>().unwrap_err().to_string();
     assert!(
         message.contains(&format!("Tally-{id}")) && message.contains("9.9"),
@@ -442,7 +457,7 @@ pub async fn racing_appends_of_one_version_have_exactly_one_winner(fresh: Fresh)
         events[3].payload,
         added(100 + winners[0] as i64, &format!("racer-{}", winners[0]))
     );
-    let recorded = read_ours(log.as_ref(), start, &id).await;
+    let recorded = read_ours(log.as_ref(), start, &id, 4).await;
     let sequences: Vec<usize> = recorded.iter().map(|event| event.event.sequence).collect();
     assert_eq!(sequences, vec![1, 2, 3, 4]);
 }
@@ -513,7 +528,7 @@ pub async fn a_large_append_commits_whole_or_not_at_all(fresh: Fresh) {
         matches!(stale, Err(AggregateError::AggregateConflict)),
         "{stale:?}"
     );
-    let recorded = read_ours(log.as_ref(), start, &id).await;
+    let recorded = read_ours(log.as_ref(), start, &id, 600).await;
     let sequences: Vec<usize> = recorded.iter().map(|event| event.event.sequence).collect();
     assert_eq!(sequences, (1..=600).collect::<Vec<_>>());
     assert!(recorded
@@ -607,7 +622,7 @@ pub async fn log_is_gap_free_under_concurrent_writers(fresh: Fresh) {
     }
 
     for from in [0, 1, TOTAL / 3, TOTAL - 2_345, TOTAL - 1] {
-        let suffix = read_ours(log.as_ref(), seen[from].position, &prefix).await;
+        let suffix = read_ours(log.as_ref(), seen[from].position, &prefix, TOTAL - from - 1).await;
         let expected: Vec<(Position, (String, usize))> = seen[from + 1..]
             .iter()
             .map(|event| (event.position, key(event)))
@@ -753,7 +768,7 @@ async fn append_events(store: &TestStore, prefix: &str, count: usize) -> Vec<Rec
         )
         .await;
     }
-    read_ours(log.as_ref(), start, prefix).await
+    read_ours(log.as_ref(), start, prefix, count).await
 }
 
 /// A reactor killed after acting on a batch but before saving its checkpoint gets that

@@ -26,7 +26,9 @@ pub enum TallyEvent {
     Added { amount: i64, label: String },
 }
 
-pub const EVENT_VERSION: &str = "2.0";
+/// Written as cqrs-es's semantic-version upcaster writes it, so the upcast event is read as
+/// the current version.
+pub const EVENT_VERSION: &str = "2.0.0";
 
 impl DomainEvent for TallyEvent {
     fn event_type(&self) -> String {
