@@ -1,1 +1,9 @@
-//! Filled by a later issue; see ../shared/ARCHITECTURE.md.
+//! The write side: command services per bounded context, the saga reactors, and the REST
+//! command API. Services talk only through events: nothing here reads another service's
+//! views.
+
+pub mod commands;
+pub mod service;
+
+pub use commands::{CommandContext, CommandError, CommandServices, Executed};
+pub use service::{Service, UnknownService};

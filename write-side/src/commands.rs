@@ -1,0 +1,255 @@
+//! Executing commands on the four aggregates: load, decide, append, with metadata on every
+//! event and a bounded retry when another writer appended first. The REST API and the saga
+//! reactors both send commands through here.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use alpes_domain::atribucion::{Atribucion, AtribucionCommand};
+use alpes_domain::campana::{Campana, CampanaCommand};
+use alpes_domain::comision::{Comision, ComisionCommand};
+use alpes_domain::interaccion::{Interaccion, InteraccionCommand};
+use alpes_domain::rules::fraud::ConfiguracionFraude;
+use alpes_event_store::{AggregateStore, EventRepository, EventStoreBackend};
+use cqrs_es::{Aggregate, AggregateError};
+use uuid::Uuid;
+
+/// How many times a command is tried when it keeps losing the race to another writer
+/// (a hot campaign takes every reservation of its conversions): enough to ride out bursts,
+/// few enough that a client hears 409 quickly under a real stampede.
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// Who sent a command and why; recorded in the metadata of every event it produces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandContext {
+    /// The journey (or other business flow) the command belongs to.
+    pub correlation_id: Option<String>,
+    /// The event that caused the command (saga reactions).
+    pub causation_id: Option<String>,
+    /// The API caller or the reactor's name.
+    pub actor: String,
+    /// The HTTP request that carried the command, if any.
+    pub request_id: Option<String>,
+}
+
+impl CommandContext {
+    /// The context of a command sent by `actor`.
+    pub fn by(actor: impl Into<String>) -> Self {
+        CommandContext {
+            actor: actor.into(),
+            ..Default::default()
+        }
+    }
+
+    fn metadata(&self) -> HashMap<String, String> {
+        let mut metadata = HashMap::from([("actor".to_string(), self.actor.clone())]);
+        let optional = [
+            ("correlation_id", &self.correlation_id),
+            ("causation_id", &self.causation_id),
+            ("request_id", &self.request_id),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                metadata.insert(key.to_string(), value.clone());
+            }
+        }
+        metadata
+    }
+}
+
+/// A command that was carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    pub aggregate_id: Uuid,
+    /// The aggregate's version after the command (unchanged when it was a no-op).
+    pub version: usize,
+    /// How many events the command appended (0 for a no-op, e.g. a redelivery).
+    pub appended: usize,
+    /// The names of the appended events, in order.
+    pub event_types: Vec<String>,
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    /// The aggregate refused it: a business rule, an invalid transition, bad input, or an
+    /// aggregate that does not exist.
+    #[error("{0}")]
+    Rejected(E),
+    /// Other writers kept appending first, [`MAX_ATTEMPTS`] times.
+    #[error("concurrency conflict on {aggregate}: retried {attempts} times")]
+    Conflict { aggregate: String, attempts: usize },
+    /// The store failed (not the client's fault).
+    #[error("event store failure on {aggregate}: {reason}")]
+    Store { aggregate: String, reason: String },
+}
+
+/// The command side of the four aggregates over one event store.
+#[derive(Clone)]
+pub struct CommandServices {
+    campanas: AggregateStore<Campana, EventRepository>,
+    interacciones: AggregateStore<Interaccion, EventRepository>,
+    atribuciones: AggregateStore<Atribucion, EventRepository>,
+    comisiones: AggregateStore<Comision, EventRepository>,
+    fraude: ConfiguracionFraude,
+}
+
+impl CommandServices {
+    /// Command services over `backend`, with the fraud rules' thresholds from configuration.
+    pub fn new(backend: &EventStoreBackend, fraude: ConfiguracionFraude) -> Self {
+        CommandServices {
+            campanas: backend.aggregate_store(),
+            interacciones: backend.aggregate_store(),
+            atribuciones: backend.aggregate_store(),
+            comisiones: backend.aggregate_store(),
+            fraude,
+        }
+    }
+
+    /// Sends a command to the Campana `id`.
+    pub async fn campana(
+        &self,
+        id: Uuid,
+        command: CampanaCommand,
+        context: &CommandContext,
+    ) -> Result<Executed, CommandError<<Campana as Aggregate>::Error>> {
+        execute(&self.campanas, id, command, &(), context).await
+    }
+
+    /// Sends a command to the Interaccion `id`.
+    pub async fn interaccion(
+        &self,
+        id: Uuid,
+        command: InteraccionCommand,
+        context: &CommandContext,
+    ) -> Result<Executed, CommandError<<Interaccion as Aggregate>::Error>> {
+        execute(&self.interacciones, id, command, &(), context).await
+    }
+
+    /// Sends a command to the Atribucion `id`.
+    pub async fn atribucion(
+        &self,
+        id: Uuid,
+        command: AtribucionCommand,
+        context: &CommandContext,
+    ) -> Result<Executed, CommandError<<Atribucion as Aggregate>::Error>> {
+        execute(&self.atribuciones, id, command, &self.fraude, context).await
+    }
+
+    /// Sends a command to the Comision `id`.
+    pub async fn comision(
+        &self,
+        id: Uuid,
+        command: ComisionCommand,
+        context: &CommandContext,
+    ) -> Result<Executed, CommandError<<Comision as Aggregate>::Error>> {
+        execute(&self.comisiones, id, command, &(), context).await
+    }
+
+    /// The current state of the Campana `id` (a default aggregate when it does not exist).
+    pub async fn load_campana(
+        &self,
+        id: Uuid,
+    ) -> Result<Campana, CommandError<<Campana as Aggregate>::Error>> {
+        load(&self.campanas, id).await
+    }
+
+    /// The current state of the Comision `id`.
+    pub async fn load_comision(
+        &self,
+        id: Uuid,
+    ) -> Result<Comision, CommandError<<Comision as Aggregate>::Error>> {
+        load(&self.comisiones, id).await
+    }
+
+    /// The current state of the Atribucion `id`.
+    pub async fn load_atribucion(
+        &self,
+        id: Uuid,
+    ) -> Result<Atribucion, CommandError<<Atribucion as Aggregate>::Error>> {
+        load(&self.atribuciones, id).await
+    }
+
+    /// The current state of the Interaccion `id`.
+    pub async fn load_interaccion(
+        &self,
+        id: Uuid,
+    ) -> Result<Interaccion, CommandError<<Interaccion as Aggregate>::Error>> {
+        load(&self.interacciones, id).await
+    }
+}
+
+async fn execute<A>(
+    store: &AggregateStore<A, EventRepository>,
+    id: Uuid,
+    command: A::Command,
+    services: &A::Services,
+    context: &CommandContext,
+) -> Result<Executed, CommandError<A::Error>>
+where
+    A: Aggregate,
+    A::Command: Clone,
+{
+    let aggregate_id = id.to_string();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = store
+            .execute(&aggregate_id, command.clone(), services, context.metadata())
+            .await;
+        match outcome {
+            Ok(outcome) => {
+                let event_types = outcome
+                    .events
+                    .iter()
+                    .map(|envelope| cqrs_es::DomainEvent::event_type(&envelope.payload))
+                    .collect::<Vec<_>>();
+                tracing::debug!(aggregate = A::TYPE, %id, version = outcome.version, events = ?event_types, "command executed");
+                return Ok(Executed {
+                    aggregate_id: id,
+                    version: outcome.version,
+                    appended: event_types.len(),
+                    event_types,
+                });
+            }
+            Err(AggregateError::UserError(error)) => return Err(CommandError::Rejected(error)),
+            Err(AggregateError::AggregateConflict) if attempt < MAX_ATTEMPTS => {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(AggregateError::AggregateConflict) => {
+                return Err(CommandError::Conflict {
+                    aggregate: format!("{}-{id}", A::TYPE),
+                    attempts: attempt,
+                })
+            }
+            Err(other) => {
+                return Err(CommandError::Store {
+                    aggregate: format!("{}-{id}", A::TYPE),
+                    reason: other.to_string(),
+                })
+            }
+        }
+    }
+}
+
+async fn load<A: Aggregate>(
+    store: &AggregateStore<A, EventRepository>,
+    id: Uuid,
+) -> Result<A, CommandError<A::Error>> {
+    use cqrs_es::EventStore;
+    store
+        .load_aggregate(&id.to_string())
+        .await
+        .map(|context| context.aggregate)
+        .map_err(|error| CommandError::Store {
+            aggregate: format!("{}-{id}", A::TYPE),
+            reason: error.to_string(),
+        })
+}
+
+/// A short, growing, jittered pause so racing writers do not collide again in lockstep.
+fn backoff(attempt: usize) -> Duration {
+    let base = 2u64.saturating_pow(attempt.min(6) as u32);
+    let jitter = u64::from(Uuid::new_v4().as_bytes()[0] % 8);
+    Duration::from_millis(base + jitter)
+}
