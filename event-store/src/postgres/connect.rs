@@ -70,7 +70,8 @@ pub(crate) async fn open_pool(
     max_connections: u32,
 ) -> Result<PgPool, StoreError> {
     PgPoolOptions::new()
-        .max_connections(max_connections.max(2))
+        // A pool of no connections could never serve.
+        .max_connections(max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options.clone())
         .await
