@@ -285,3 +285,49 @@ async fn postgres_es_writes_the_same_tables_and_the_log_reads_them() {
         vec![1, 2, 3]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_loads_each_get_their_own_events() {
+    let Some((_db, store)) = fresh_store().await else {
+        return;
+    };
+    let repository = store.repository();
+    for aggregate in 0..40usize {
+        let id = format!("c{aggregate}");
+        let events: Vec<_> = (1..=aggregate % 5 + 1)
+            .map(|sequence| incremented(&id, sequence, (aggregate * 10 + sequence) as u64))
+            .collect();
+        repository.persist::<Counter>(&events, None).await.unwrap();
+    }
+    let loads = (0..400usize).map(|n| {
+        let repository = repository.clone();
+        tokio::spawn(async move {
+            let aggregate = n % 40;
+            let after = n % 3;
+            let id = format!("c{aggregate}");
+            let events = if after == 0 {
+                repository.get_events::<Counter>(&id).await
+            } else {
+                repository.get_last_events::<Counter>(&id, after).await
+            };
+            (aggregate, after, events.unwrap())
+        })
+    });
+    for load in futures::future::join_all(loads).await {
+        let (aggregate, after, events) = load.unwrap();
+        let expected: Vec<(String, usize, u64)> = (after + 1..=aggregate % 5 + 1)
+            .map(|sequence| {
+                let by = (aggregate * 10 + sequence) as u64;
+                (format!("c{aggregate}"), sequence, by)
+            })
+            .collect();
+        let got: Vec<(String, usize, u64)> = events
+            .iter()
+            .map(|event| {
+                let by = event.payload["Incremented"]["by"].as_u64().unwrap();
+                (event.aggregate_id.clone(), event.sequence, by)
+            })
+            .collect();
+        assert_eq!(got, expected);
+    }
+}

@@ -14,6 +14,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a caller waits for a pooled connection when all are busy.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Connections of the pool that reads the global log (plus the one that LISTENs).
+const LOG_CONNECTIONS: u32 = 4;
+
 /// Parses a `postgres://` URL.
 pub(crate) fn parse_url(url: &str) -> Result<PgConnectOptions, StoreError> {
     PgConnectOptions::from_str(url).map_err(|error| StoreError::InvalidUrl {
@@ -67,11 +70,23 @@ pub(crate) async fn open_pool(
     max_connections: u32,
 ) -> Result<PgPool, StoreError> {
     PgPoolOptions::new()
-        .max_connections(max_connections.max(2))
+        // A pool of no connections could never serve.
+        .max_connections(max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options.clone())
         .await
         .map_err(|error| connect_error(url, options, error))
+}
+
+/// The pool of log readers. Its sessions never sort: a read of the log must walk the
+/// (transaction_id, global_position) index, and statistics that lag behind a fast-growing
+/// table would otherwise make the planner sort the whole tail of the log for each batch.
+/// Opens its connections when first used.
+pub(crate) fn open_log_pool(options: &PgConnectOptions) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(LOG_CONNECTIONS + 1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options.clone().options([("enable_sort", "off")]))
 }
 
 /// The reason a connection failed, in the operator's terms, with what to do about it.

@@ -14,11 +14,12 @@ use std::sync::Arc;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use sqlx::postgres::PgPool;
 use sqlx::PgExecutor;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{persistence_error, sequence_column};
+use super::batching::Batches;
+use super::rows::{persistence_error, sequence_column, shared_persistence_error};
 
-/// Committer tasks: one writes while the next gathers the following batch.
+/// Committer tasks: one commits while the next gathers the following batch.
 const COMMITTERS: usize = 2;
 /// Appends waiting for a committer before `append` itself waits (back-pressure).
 const QUEUE_CAPACITY: usize = 4096;
@@ -112,9 +113,9 @@ impl GroupCommit {
     /// Starts the committer tasks on the current tokio runtime.
     pub(crate) fn start(pool: PgPool) -> GroupCommit {
         let (queue, pending) = mpsc::channel(QUEUE_CAPACITY);
-        let pending = Arc::new(Mutex::new(pending));
+        let batches = Arc::new(Batches::new(pending, MAX_BATCH_EVENTS));
         for _ in 0..COMMITTERS {
-            tokio::spawn(run_committer(pool.clone(), pending.clone()));
+            tokio::spawn(run_committer(pool.clone(), batches.clone()));
         }
         GroupCommit { queue }
     }
@@ -134,28 +135,10 @@ fn writer_stopped() -> PersistenceError {
     PersistenceError::ConnectionError("the PostgreSQL event writer has stopped".into())
 }
 
-async fn run_committer(pool: PgPool, pending: Arc<Mutex<mpsc::Receiver<Append>>>) {
-    while let Some(batch) = next_batch(&pending).await {
-        commit(&pool, batch).await;
+async fn run_committer(pool: PgPool, batches: Arc<Batches<Append>>) {
+    while let Some(batch) = batches.next(|append| append.rows.len()).await {
+        batches.execute(commit(&pool, batch)).await;
     }
-}
-
-/// Waits for one append, then takes whatever else is already waiting, up to the limit.
-async fn next_batch(pending: &Mutex<mpsc::Receiver<Append>>) -> Option<Vec<Append>> {
-    let mut pending = pending.lock().await;
-    let first = pending.recv().await?;
-    let mut events = first.rows.len();
-    let mut batch = vec![first];
-    while events < MAX_BATCH_EVENTS {
-        match pending.try_recv() {
-            Ok(append) => {
-                events += append.rows.len();
-                batch.push(append);
-            }
-            Err(_) => break,
-        }
-    }
-    Some(batch)
 }
 
 async fn commit(pool: &PgPool, mut batch: Vec<Append>) {
@@ -187,10 +170,8 @@ async fn commit(pool: &PgPool, mut batch: Vec<Append>) {
         // Lost connection and the like: whether the commit happened is unknown, and writing
         // again would report a conflict for appends that were in fact stored.
         Err(error) => {
-            let failure = error.to_string();
             for append in batch {
-                let lost = PersistenceError::ConnectionError(failure.clone().into());
-                let _ = append.committed.send(Err(lost));
+                let _ = append.committed.send(Err(shared_persistence_error(&error)));
             }
         }
     }

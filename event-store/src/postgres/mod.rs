@@ -4,9 +4,11 @@
 //!
 //! See ARCHITECTURE.md, "Gap-free global order on PostgreSQL".
 
+mod batching;
 mod checkpoints;
 mod connect;
 mod group_commit;
+mod group_read;
 mod leases;
 mod log;
 mod repository;
@@ -48,7 +50,10 @@ impl PostgresEventStore {
         connect::migrate(url, &pool).await?;
         Ok(PostgresEventStore {
             repository: PostgresRepository::new(pool.clone()),
-            log: Arc::new(PostgresLog::new(pool.clone(), options.upcasters.clone())),
+            log: Arc::new(PostgresLog::new(
+                connect::open_log_pool(&connect_options),
+                options.upcasters.clone(),
+            )),
             pool,
             connect_options,
         })

@@ -10,6 +10,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::Row;
 
 use super::group_commit::{EventRows, GroupCommit};
+use super::group_read::GroupRead;
 use super::rows::{persistence_error, sequence_column, serialized_event, EVENT_COLUMNS};
 
 /// Events buffered ahead of a consumer of [`PersistedEventRepository::stream_all_events`].
@@ -21,7 +22,7 @@ const REPLAY_CHANNEL_SIZE: usize = 500;
 /// (a second writer of an aggregate's sequence gets
 /// [`PersistenceError::OptimisticLockError`]), but appends without a snapshot go through
 /// group commit: concurrent appends share one transaction, and each still succeeds or
-/// fails on its own.
+/// fails on its own; likewise concurrent loads share one statement.
 ///
 /// Events are returned as stored; the aggregate store applies the upcasters, as it does
 /// for every repository. Cheap to clone.
@@ -29,38 +30,17 @@ const REPLAY_CHANNEL_SIZE: usize = 500;
 pub struct PostgresRepository {
     pool: PgPool,
     writer: GroupCommit,
+    reader: GroupRead,
 }
 
 impl PostgresRepository {
-    /// Starts the group-commit writers on the current tokio runtime.
+    /// Starts the group-commit writers and group readers on the current tokio runtime.
     pub(crate) fn new(pool: PgPool) -> PostgresRepository {
         PostgresRepository {
             writer: GroupCommit::start(pool.clone()),
+            reader: GroupRead::start(pool.clone()),
             pool,
         }
-    }
-
-    async fn select_events(
-        &self,
-        aggregate_type: &str,
-        aggregate_id: &str,
-        after_sequence: i64,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let select = format!(
-            "SELECT {EVENT_COLUMNS} FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
-              ORDER BY sequence"
-        );
-        let rows = sqlx::query(&select)
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(after_sequence)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(persistence_error)?;
-        rows.iter()
-            .map(|row| serialized_event(row).map_err(persistence_error))
-            .collect()
     }
 
     /// Events and the snapshot they lead to, in one transaction of their own.
@@ -109,7 +89,7 @@ impl PersistedEventRepository for PostgresRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.select_events(A::TYPE, aggregate_id, -1).await
+        self.reader.load(A::TYPE, aggregate_id, -1).await
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -117,7 +97,8 @@ impl PersistedEventRepository for PostgresRepository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.select_events(A::TYPE, aggregate_id, sequence_column(last_sequence)?)
+        self.reader
+            .load(A::TYPE, aggregate_id, sequence_column(last_sequence)?)
             .await
     }
 

@@ -52,6 +52,25 @@ pub(crate) fn persistence_error(error: sqlx::Error) -> PersistenceError {
     }
 }
 
+/// The cqrs-es meaning of a database error that several callers share (a batch's).
+pub(crate) fn shared_persistence_error(error: &sqlx::Error) -> PersistenceError {
+    let message = error.to_string().into();
+    if is_conflict(error) {
+        return PersistenceError::OptimisticLockError;
+    }
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => PersistenceError::ConnectionError(message),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+            PersistenceError::DeserializationError(message)
+        }
+        _ => PersistenceError::UnknownError(message),
+    }
+}
+
 /// A sequence number as the `bigint` column stores it.
 pub(crate) fn sequence_column(sequence: usize) -> Result<i64, PersistenceError> {
     i64::try_from(sequence).map_err(|error| PersistenceError::UnknownError(Box::new(error)))
