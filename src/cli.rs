@@ -17,6 +17,62 @@ pub enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Export the event log as a tamper-evident file, or verify such a file.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Stream the global log, in commit order, into a hash-chained JSONL or CSV file.
+    Export(AuditExportArgs),
+    /// Recompute an export's hash chain and name the first record that does not match.
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Where to write the export; `-` writes to stdout.
+    #[arg(long)]
+    pub out: String,
+
+    /// jsonl or csv.
+    #[arg(long, default_value = "jsonl")]
+    pub format: String,
+
+    /// First event: a log position (HIGH:LOW) or a time (RFC 3339 or YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    pub from: Option<String>,
+
+    /// Last event: a log position or a time, inclusive.
+    #[arg(long)]
+    pub to: Option<String>,
+
+    /// Only events of an aggregate type, or of one aggregate: TYPE or TYPE:ID.
+    #[arg(long)]
+    pub aggregate: Option<String>,
+
+    /// Only events of this type (e.g. ComisionReservada).
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+
+    /// Only events whose metadata carries this correlation id (a journey).
+    #[arg(long)]
+    pub correlation: Option<String>,
+
+    /// Payloads and versions exactly as stored, without upcasting.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// The event store to read.
+    #[arg(long, env = "ALPES_EVENTS", default_value = DEFAULT_EVENTS_URL)]
+    pub events: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The export to verify.
+    pub file: std::path::PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,6 @@
 //! `alpes`: the one binary of the platform.
 
+mod audit;
 mod bench;
 mod cli;
 mod telemetry;
@@ -13,6 +14,12 @@ async fn main() -> ExitCode {
     telemetry::init();
     let outcome = match cli::Cli::parse().command {
         cli::Command::Bench(cli::BenchCommand::Store(arguments)) => bench::store(arguments).await,
+        cli::Command::Audit(cli::AuditCommand::Export(arguments)) => {
+            audit::export_command(arguments).await
+        }
+        cli::Command::Audit(cli::AuditCommand::Verify(arguments)) => {
+            audit::verify_command(arguments)
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -160,7 +160,8 @@ impl<W: Write> RecordWriter<W> {
             csv.write_record(csv_row(&record))
                 .map_err(|err| csv_error("writing a CSV row", err))?;
         }
-        self.first_position.get_or_insert_with(|| record.position.clone());
+        self.first_position
+            .get_or_insert_with(|| record.position.clone());
         self.last_position = Some(record.position.clone());
         self.previous_hash = record.hash;
         self.count += 1;

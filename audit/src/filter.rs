@@ -70,7 +70,11 @@ impl ExportFilter {
     }
 
     /// Rejects contradictory bounds and unknown names before anything is read.
-    pub fn validate(&self, known_aggregates: &[&str], known_event_types: &[&str]) -> Result<(), AuditError> {
+    pub fn validate(
+        &self,
+        known_aggregates: &[&str],
+        known_event_types: &[&str],
+    ) -> Result<(), AuditError> {
         match (self.from, self.to) {
             (Some(Bound::Position(from)), Some(Bound::Position(to))) if from > to => {
                 return Err(AuditError::InvalidArgument(format!(
@@ -133,11 +137,24 @@ impl ExportFilter {
         };
         within_from
             && within_to
-            && self.aggregate_type.as_ref().is_none_or(|t| *t == stored.aggregate_type)
-            && self.aggregate_id.as_ref().is_none_or(|id| *id == stored.aggregate_id)
-            && self.event_type.as_ref().is_none_or(|t| *t == stored.event_type)
+            && self
+                .aggregate_type
+                .as_ref()
+                .is_none_or(|t| *t == stored.aggregate_type)
+            && self
+                .aggregate_id
+                .as_ref()
+                .is_none_or(|id| *id == stored.aggregate_id)
+            && self
+                .event_type
+                .as_ref()
+                .is_none_or(|t| *t == stored.event_type)
             && self.correlation.as_ref().is_none_or(|c| {
-                stored.metadata.get("correlation_id").and_then(|v| v.as_str()) == Some(c.as_str())
+                stored
+                    .metadata
+                    .get("correlation_id")
+                    .and_then(|v| v.as_str())
+                    == Some(c.as_str())
             })
     }
 }
@@ -158,9 +175,18 @@ mod tests {
 
     #[test]
     fn bounds_parse_positions_times_and_dates() {
-        assert_eq!("7:0".parse::<Bound>().unwrap(), Bound::Position(Position::new(7, 0)));
-        assert!(matches!("2024-03-01".parse::<Bound>().unwrap(), Bound::Time(_)));
-        assert!(matches!("2024-03-01T10:00:00+01:00".parse::<Bound>().unwrap(), Bound::Time(_)));
+        assert_eq!(
+            "7:0".parse::<Bound>().unwrap(),
+            Bound::Position(Position::new(7, 0))
+        );
+        assert!(matches!(
+            "2024-03-01".parse::<Bound>().unwrap(),
+            Bound::Time(_)
+        ));
+        assert!(matches!(
+            "2024-03-01T10:00:00+01:00".parse::<Bound>().unwrap(),
+            Bound::Time(_)
+        ));
         let err = "yesterday".parse::<Bound>().unwrap_err().to_string();
         assert!(err.contains("'yesterday'"), "{err}");
     }
@@ -182,8 +208,14 @@ mod tests {
             event_type: Some("Nada".into()),
             ..Default::default()
         };
-        let err = filter.validate(&["Campana"], &["CampanaCreada"]).unwrap_err().to_string();
-        assert!(err.contains("'Nada'") && err.contains("CampanaCreada"), "{err}");
+        let err = filter
+            .validate(&["Campana"], &["CampanaCreada"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'Nada'") && err.contains("CampanaCreada"),
+            "{err}"
+        );
         assert!(ExportFilter::default().with_aggregate("Campana:").is_err());
     }
 

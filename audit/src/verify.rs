@@ -49,7 +49,8 @@ pub fn verify(input: impl BufRead) -> Result<VerifySummary, AuditError> {
             ));
         }
         for row in reader.records() {
-            let row = row.map_err(|err| AuditError::Tampered(format!("unreadable CSV row: {err}")))?;
+            let row =
+                row.map_err(|err| AuditError::Tampered(format!("unreadable CSV row: {err}")))?;
             let line = row.position().map(|p| p.line()).unwrap_or(0) as usize;
             chain.csv_row(line, &row)?;
         }
@@ -86,8 +87,8 @@ impl Chain {
         };
         let value: Value = serde_json::from_str(line).map_err(|_| broken("is not valid JSON"))?;
         if let Some(trailer) = value.get("trailer") {
-            let trailer: Trailer =
-                serde_json::from_value(trailer.clone()).map_err(|_| broken("is a damaged trailer"))?;
+            let trailer: Trailer = serde_json::from_value(trailer.clone())
+                .map_err(|_| broken("is a damaged trailer"))?;
             return self.trailer(line_number, trailer);
         }
         let record: AuditRecord =
@@ -104,7 +105,9 @@ impl Chain {
         };
         let field = |index: usize| row.get(index).unwrap_or_default().to_string();
         if field(0) == CSV_TRAILER {
-            let count = field(1).parse().map_err(|_| broken("is a damaged trailer"))?;
+            let count = field(1)
+                .parse()
+                .map_err(|_| broken("is a damaged trailer"))?;
             let optional = |text: String| (!text.is_empty()).then_some(text);
             let trailer = Trailer {
                 count,
@@ -124,7 +127,9 @@ impl Chain {
             stream: field(1),
             aggregate_type: field(2),
             aggregate_id: field(3),
-            sequence: field(4).parse().map_err(|_| broken("has a damaged sequence"))?,
+            sequence: field(4)
+                .parse()
+                .map_err(|_| broken("has a damaged sequence"))?,
             event_type: field(5),
             stored_version: field(6),
             version: field(7),
@@ -155,7 +160,8 @@ impl Chain {
                 record.sequence
             )));
         }
-        self.first_position.get_or_insert_with(|| record.position.clone());
+        self.first_position
+            .get_or_insert_with(|| record.position.clone());
         self.last_position = Some(record.position);
         self.previous_hash = record.hash;
         self.count += 1;
