@@ -2,6 +2,8 @@
 
 mod bench;
 mod cli;
+mod configuration;
+mod startup;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -10,8 +12,10 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
-    let outcome = match cli::Cli::parse().command {
+    let cli = cli::Cli::parse();
+    telemetry::init(cli.log_format);
+    let outcome = match cli.command {
+        cli::Command::Serve(arguments) => startup::serve(arguments).await,
         cli::Command::Bench(cli::BenchCommand::Store(arguments)) => bench::store(arguments).await,
     };
     match outcome {
