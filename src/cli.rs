@@ -1,8 +1,13 @@
 //! The command line.
 
+use std::net::SocketAddr;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use alpes_event_store::DEFAULT_EVENTS_URL;
+
+use crate::configuration::ServiceList;
+use crate::telemetry::LogFormat;
 
 /// Event-sourced CQRS backend for affiliate marketing.
 #[derive(Debug, Parser)]
@@ -10,10 +15,16 @@ use alpes_event_store::DEFAULT_EVENTS_URL;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// How logs are written (to stderr); `RUST_LOG` filters them.
+    #[arg(long, global = true, env = "ALPES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the services: the REST command API, the saga and the log consumers they own.
+    Serve(ServeArgs),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -73,6 +84,37 @@ pub struct AuditExportArgs {
 pub struct AuditVerifyArgs {
     /// The export to verify.
     pub file: std::path::PathBuf,
+}
+
+/// `alpes serve`: every flag may also come from its environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The event store: sqlite://PATH, postgres://…, esdb://… (or kurrentdb://…).
+    #[arg(long, env = "ALPES_EVENTS", default_value = DEFAULT_EVENTS_URL)]
+    pub events: String,
+
+    /// The SQL database of views, checkpoints and the write side's own tables (sqlite://…
+    /// or postgres://…). Defaults to the event store when that is SQL; required with
+    /// EventStoreDB.
+    #[arg(long, env = "ALPES_VIEWS")]
+    pub views: Option<String>,
+
+    /// The address the HTTP API listens on.
+    #[arg(long, env = "ALPES_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// The services this process runs, comma-separated: marketing, tracking, atribucion,
+    /// comisiones.
+    #[arg(
+        long,
+        env = "ALPES_SERVICES",
+        default_value = "marketing,tracking,atribucion,comisiones"
+    )]
+    pub services: ServiceList,
+
+    /// Save a snapshot of an aggregate every N events (0: never).
+    #[arg(long, env = "ALPES_SNAPSHOT_EVERY", default_value_t = 100)]
+    pub snapshot_every: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,8 @@
 mod audit;
 mod bench;
 mod cli;
+mod configuration;
+mod startup;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -11,8 +13,10 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
-    let outcome = match cli::Cli::parse().command {
+    let cli = cli::Cli::parse();
+    telemetry::init(cli.log_format);
+    let outcome = match cli.command {
+        cli::Command::Serve(arguments) => startup::serve(arguments).await,
         cli::Command::Bench(cli::BenchCommand::Store(arguments)) => bench::store(arguments).await,
         cli::Command::Audit(cli::AuditCommand::Export(arguments)) => {
             audit::export_command(arguments).await

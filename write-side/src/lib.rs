@@ -3,6 +3,7 @@
 //! views.
 
 pub mod commands;
+pub mod http;
 pub mod service;
 
 pub use commands::{CommandContext, CommandError, CommandServices, Executed};

@@ -1,0 +1,239 @@
+//! Building the running application from its [`Settings`]: used by `alpes serve` and by
+//! the tests alike.
+//!
+//! Shutdown (SIGTERM, SIGINT, or a cancelled [`Application::shutdown_token`]): the HTTP
+//! server stops accepting and finishes the requests in flight; consumers (the saga's, the
+//! write side's) finish their current batch and stop; then [`Application::run_until_stopped`]
+//! returns and the process exits 0.
+
+use std::net::SocketAddr;
+
+use alpes_event_store::EventStoreBackend;
+use alpes_write::http::{HttpServer, WriteApi};
+use alpes_write::{CommandServices, Service};
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ServeArgs;
+use crate::configuration::Settings;
+
+/// `alpes serve`: runs until SIGTERM or SIGINT.
+pub async fn serve(arguments: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::from_args(arguments)?;
+    let application = Application::build(settings).await?;
+    tracing::info!(
+        address = %application.local_addr()?,
+        events = %application.backend.url(),
+        "alpes serve started; SIGTERM or Ctrl-C stops it"
+    );
+    let shutdown = application.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: finishing requests in flight and current batches");
+        shutdown.cancel();
+    });
+    application.run_until_stopped().await
+}
+
+/// The services of one process, bound and ready to run.
+pub struct Application {
+    settings: Settings,
+    backend: EventStoreBackend,
+    commands: CommandServices,
+    server: HttpServer,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Opens the stores and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let backend = EventStoreBackend::open(&settings.events, settings.store_options())
+            .await
+            .context("opening the event store")?;
+        let commands = CommandServices::new(&backend, Default::default());
+        let api = WriteApi::open(
+            &backend,
+            commands.clone(),
+            &settings.services,
+            settings.write_side_database(),
+        )
+        .await
+        .context("opening the write side's tables")?;
+        let server = HttpServer::bind(settings.listen, api)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        Ok(Application {
+            settings,
+            backend,
+            commands,
+            server,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The address the HTTP API listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.server.local_addr()
+    }
+
+    /// Cancelling it shuts the application down gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs the HTTP API and the saga until the shutdown token is cancelled, then waits for
+    /// both to finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let saga = start_saga(
+            &self.backend,
+            &self.commands,
+            &self.settings.services,
+            &self.shutdown,
+        );
+        let served = self.server.run(self.shutdown.clone()).await;
+        // Whatever ended the server ends the reactors too.
+        self.shutdown.cancel();
+        for reactor in saga {
+            if let Err(error) = reactor.await {
+                tracing::error!(%error, "a saga reactor failed");
+            }
+        }
+        served.context("serving the HTTP API")
+    }
+}
+
+/// Where the saga's reactors start, for the `services` this process runs: each watches
+/// `shutdown`, finishes its current batch when it is cancelled, and ends; the returned
+/// handles are awaited before the process exits.
+///
+/// The saga lives in `alpes_write::saga` (another branch): this is the one place where its
+/// entry point, `alpes_write::saga::start(backend, commands, services, shutdown)`, is
+/// called once it exists. Until then no reactor runs and commands only take effect on the
+/// aggregate they name.
+pub fn start_saga(
+    backend: &EventStoreBackend,
+    commands: &CommandServices,
+    services: &[Service],
+    shutdown: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let _ = (backend, commands, services, shutdown);
+    Vec::new()
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn wait_for_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use alpes_test_support::SqliteTestDb;
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn settings_for(url: &str, services: &str) -> Settings {
+        let cli = Cli::try_parse_from([
+            "alpes",
+            "serve",
+            "--events",
+            url,
+            "--listen",
+            "127.0.0.1:0",
+            "--services",
+            services,
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Serve(arguments) => Settings::from_args(arguments).unwrap(),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_application_serves_its_services_and_stops_when_cancelled() {
+        let db = SqliteTestDb::create().unwrap();
+        let application = Application::build(settings_for(db.url(), "tracking"))
+            .await
+            .unwrap();
+        let address = format!("http://{}", application.local_addr().unwrap());
+        let shutdown = application.shutdown_token();
+        let running = tokio::spawn(application.run_until_stopped());
+
+        let client = reqwest::Client::new();
+        let ready = client.get(format!("{address}/ready")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+        let click = serde_json::json!({
+            "tipo": "Click",
+            "campana_id": uuid::Uuid::new_v4(),
+            "journey_id": uuid::Uuid::new_v4(),
+        });
+        let registered = client
+            .post(format!("{address}/api/v1/interacciones"))
+            .json(&click)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 201);
+        let absent = client
+            .post(format!("{address}/api/v1/campanas"))
+            .json(&click)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(absent.status(), 404, "marketing is not run here");
+
+        shutdown.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(10), running)
+            .await
+            .expect("stops within 10 s")
+            .unwrap();
+        assert!(stopped.is_ok(), "{stopped:?}");
+        assert!(client
+            .get(format!("{address}/health"))
+            .send()
+            .await
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_store_is_one_clear_error() {
+        let error = Application::build(settings_for(
+            "postgres://alpes:s3cret@127.0.0.1:1/alpes",
+            "marketing",
+        ))
+        .await
+        .err()
+        .expect("no store there");
+        let message = format!("{error:#}");
+        assert!(message.contains("opening the event store"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
+}
