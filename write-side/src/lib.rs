@@ -3,7 +3,9 @@
 //! views.
 
 pub mod commands;
+pub mod saga;
 pub mod service;
 
 pub use commands::{CommandContext, CommandError, CommandServices, Executed};
+pub use saga::{SagaConfig, SagaError};
 pub use service::{Service, UnknownService};
