@@ -27,6 +27,8 @@ on_sqlite_and_postgres!(
     reported_fraud_releases_every_partner_before_reverting_the_attribution,
     fraud_found_by_the_rules_discards_the_journey,
     a_campaign_paused_before_the_reservation_reverts_the_attribution,
+    a_second_conversion_of_the_same_order_is_fraud,
+    a_lead_in_a_campaign_that_pays_no_leads_keeps_its_attribution,
 );
 
 async fn a_partner_click_before_a_purchase_reserves_its_commission(db: TestDb) {
@@ -46,34 +48,71 @@ async fn a_partner_click_before_a_purchase_reserves_its_commission(db: TestDb) {
     let comision_id = ids::comision_id(&journey.compra, &partner);
 
     let atribuida = find(&events, "ConversionAtribuida");
-    assert_eq!(atribuida.stream(), format!("Atribucion-{}", ids::atribucion_id(&journey.compra)));
-    assert_caused_by(atribuida, &format!("Interaccion-{}#1", journey.compra), names::ATRIBUIR_CONVERSION, journey.id);
-    let AtribucionEvent::ConversionAtribuida { creditos, .. } = atribuida.decode::<Atribucion>().unwrap().payload else {
+    assert_eq!(
+        atribuida.stream(),
+        format!("Atribucion-{}", ids::atribucion_id(&journey.compra))
+    );
+    assert_caused_by(
+        atribuida,
+        &format!("Interaccion-{}#1", journey.compra),
+        names::ATRIBUIR_CONVERSION,
+        journey.id,
+    );
+    let AtribucionEvent::ConversionAtribuida { creditos, .. } =
+        atribuida.decode::<Atribucion>().unwrap().payload
+    else {
         unreachable!()
     };
     assert_eq!(creditos.len(), 1);
-    assert_eq!((creditos[0].partner_id, creditos[0].touchpoint_id), (partner, journey.click));
+    assert_eq!(
+        (creditos[0].partner_id, creditos[0].touchpoint_id),
+        (partner, journey.click)
+    );
 
     let reservado = find(&events, "PresupuestoReservado");
-    let CampanaEvent::PresupuestoReservado { comision_id: reservada, monto, .. } =
-        reservado.decode::<Campana>().unwrap().payload
+    let CampanaEvent::PresupuestoReservado {
+        comision_id: reservada,
+        monto,
+        ..
+    } = reservado.decode::<Campana>().unwrap().payload
     else {
         unreachable!()
     };
     assert_eq!(reservada, comision_id);
     assert_eq!(monto, Money::new(2_500, Currency::EUR), "10% of 250.00");
-    assert_caused_by(reservado, &cause(atribuida), names::RESERVAR_PRESUPUESTO, journey.id);
+    assert_caused_by(
+        reservado,
+        &cause(atribuida),
+        names::RESERVAR_PRESUPUESTO,
+        journey.id,
+    );
 
     let comision = find(&events, "ComisionReservada");
     assert_eq!(comision.stream(), format!("Comision-{comision_id}"));
-    assert_caused_by(comision, &cause(reservado), names::RESERVAR_COMISION, journey.id);
-    let ComisionEvent::ComisionReservada { datos, .. } = comision.decode::<Comision>().unwrap().payload else {
+    assert_caused_by(
+        comision,
+        &cause(reservado),
+        names::RESERVAR_COMISION,
+        journey.id,
+    );
+    let ComisionEvent::ComisionReservada { datos, .. } =
+        comision.decode::<Comision>().unwrap().payload
+    else {
         unreachable!()
     };
     assert_eq!(datos.monto, Money::new(2_500, Currency::EUR));
-    assert_eq!((datos.campana_id, datos.partner_id, datos.journey_id), (campana, partner, journey.id));
-    assert_eq!((datos.conversion_id, datos.atribucion_id), (journey.compra, ids::atribucion_id(&journey.compra)));
-    assert_eq!((datos.fecha_conversion, datos.dias_retencion), (hora_compra(), 30));
+    assert_eq!(
+        (datos.campana_id, datos.partner_id, datos.journey_id),
+        (campana, partner, journey.id)
+    );
+    assert_eq!(
+        (datos.conversion_id, datos.atribucion_id),
+        (journey.compra, ids::atribucion_id(&journey.compra))
+    );
+    assert_eq!(
+        (datos.fecha_conversion, datos.dias_retencion),
+        (hora_compra(), 30)
+    );
     assert_eq!(store.reservado(campana).await, 2_500);
     saga.stop().await;
 }
@@ -94,7 +133,10 @@ async fn a_purchase_without_partner_touchpoints_is_not_attributed(db: TestDb) {
     let log = store.log().await;
     let events = of_journey(&log, journey.id);
     let AtribucionEvent::ConversionNoAtribuida { motivo, .. } =
-        find(&events, "ConversionNoAtribuida").decode::<Atribucion>().unwrap().payload
+        find(&events, "ConversionNoAtribuida")
+            .decode::<Atribucion>()
+            .unwrap()
+            .payload
     else {
         unreachable!()
     };
@@ -110,7 +152,9 @@ async fn a_budget_too_small_reverts_the_attribution_and_reserves_nothing(db: Tes
     let saga = store.start_saga().await;
     let campana = store.campana_activa(500).await;
 
-    let journey = store.click_y_compra(campana, Some(Uuid::new_v4()), 10_000).await;
+    let journey = store
+        .click_y_compra(campana, Some(Uuid::new_v4()), 10_000)
+        .await;
 
     store
         .wait_for("AtribucionRevertida", WAIT, |log| {
@@ -120,14 +164,20 @@ async fn a_budget_too_small_reverts_the_attribution_and_reserves_nothing(db: Tes
     store.settle(&Service::ALL).await;
     let log = store.log().await;
     let events = of_journey(&log, journey.id);
-    let CampanaEvent::PresupuestoInsuficiente { monto, disponible, .. } =
-        find(&events, "PresupuestoInsuficiente").decode::<Campana>().unwrap().payload
+    let CampanaEvent::PresupuestoInsuficiente {
+        monto, disponible, ..
+    } = find(&events, "PresupuestoInsuficiente")
+        .decode::<Campana>()
+        .unwrap()
+        .payload
     else {
         unreachable!()
     };
     assert_eq!((monto.amount, disponible.amount), (1_000, 500));
     let revertida = find(&events, "AtribucionRevertida");
-    let AtribucionEvent::AtribucionRevertida { motivo, .. } = revertida.decode::<Atribucion>().unwrap().payload else {
+    let AtribucionEvent::AtribucionRevertida { motivo, .. } =
+        revertida.decode::<Atribucion>().unwrap().payload
+    else {
         unreachable!()
     };
     assert_eq!(motivo, MotivoReversion::PresupuestoInsuficiente);
@@ -179,8 +229,10 @@ async fn reported_fraud_is_compensated_in_reverse_order(db: TestDb) {
             "InteraccionDescartada",
         ]
     );
-    let AtribucionEvent::AtribucionRevertida { motivo, .. } =
-        find(&events, "AtribucionRevertida").decode::<Atribucion>().unwrap().payload
+    let AtribucionEvent::AtribucionRevertida { motivo, .. } = find(&events, "AtribucionRevertida")
+        .decode::<Atribucion>()
+        .unwrap()
+        .payload
     else {
         unreachable!()
     };
@@ -210,7 +262,13 @@ async fn reported_fraud_releases_every_partner_before_reverting_the_attribution(
     for (partner, horas) in [(ana, 3), (bruno, 2)] {
         let at = hora_compra() - chrono::Duration::hours(horas);
         store
-            .registrar(interaccion(TipoInteraccion::Click, campana, journey, Some(partner), at))
+            .registrar(interaccion(
+                TipoInteraccion::Click,
+                campana,
+                journey,
+                Some(partner),
+                at,
+            ))
             .await;
     }
     let compra = store.registrar(compra(campana, journey, 20_000)).await;
@@ -219,10 +277,18 @@ async fn reported_fraud_releases_every_partner_before_reverting_the_attribution(
             count(of_journey(log, journey), "ComisionReservada") == 2
         })
         .await;
-    assert_eq!(store.reservado(campana).await, 2_000, "10% of each half of 200.00");
+    assert_eq!(
+        store.reservado(campana).await,
+        2_000,
+        "10% of each half of 200.00"
+    );
 
     store
-        .marcar_fraude(&Journey { id: journey, click: compra, compra })
+        .marcar_fraude(&Journey {
+            id: journey,
+            click: compra,
+            compra,
+        })
         .await;
 
     store
@@ -239,7 +305,9 @@ async fn reported_fraud_releases_every_partner_before_reverting_the_attribution(
         let stream = format!("Comision-{}", ids::comision_id(&compra, &partner));
         let revertida_en = events
             .iter()
-            .position(|event| event.stream() == stream && event.event.event_type == "ComisionRevertida")
+            .position(|event| {
+                event.stream() == stream && event.event.event_type == "ComisionRevertida"
+            })
             .unwrap();
         let liberada_en = events
             .iter()
@@ -252,10 +320,18 @@ async fn reported_fraud_releases_every_partner_before_reverting_the_attribution(
                     )
             })
             .unwrap();
-        assert!(revertida_en < liberada_en, "{partner}: reverted, then released");
-        assert!(liberada_en < revertida[0], "{partner}: released before the attribution is reverted");
+        assert!(
+            revertida_en < liberada_en,
+            "{partner}: reverted, then released"
+        );
+        assert!(
+            liberada_en < revertida[0],
+            "{partner}: released before the attribution is reverted"
+        );
     }
-    assert!(indexes(&events, "InteraccionDescartada").iter().all(|&i| i > revertida[0]));
+    assert!(indexes(&events, "InteraccionDescartada")
+        .iter()
+        .all(|&i| i > revertida[0]));
     assert_eq!(store.reservado(campana).await, 0);
     saga.stop().await;
 }
@@ -284,13 +360,19 @@ async fn fraud_found_by_the_rules_discards_the_journey(db: TestDb) {
     store.settle(&Service::ALL).await;
     let log = store.log().await;
     let events = of_journey(&log, journey);
-    let AtribucionEvent::FraudeDetectado { hallazgo, .. } =
-        find(&events, "FraudeDetectado").decode::<Atribucion>().unwrap().payload
+    let AtribucionEvent::FraudeDetectado { hallazgo, .. } = find(&events, "FraudeDetectado")
+        .decode::<Atribucion>()
+        .unwrap()
+        .payload
     else {
         unreachable!()
     };
     assert!(hallazgo.unwrap().es_fraude());
-    for event_type in ["PresupuestoReservado", "ComisionReservada", "AtribucionRevertida"] {
+    for event_type in [
+        "PresupuestoReservado",
+        "ComisionReservada",
+        "AtribucionRevertida",
+    ] {
         assert_eq!(count(events.iter().copied(), event_type), 0, "{event_type}");
     }
     for interaccion in [click, compra] {
@@ -305,7 +387,9 @@ async fn a_campaign_paused_before_the_reservation_reverts_the_attribution(db: Te
     let early = [Service::Atribucion, Service::Tracking];
     let saga = store.start_saga_with(&early, saga_config()).await;
     let campana = store.campana_activa(100_000).await;
-    let journey = store.click_y_compra(campana, Some(Uuid::new_v4()), 25_000).await;
+    let journey = store
+        .click_y_compra(campana, Some(Uuid::new_v4()), 25_000)
+        .await;
     store
         .wait_for("ConversionAtribuida", WAIT, |log| {
             count(of_journey(log, journey.id), "ConversionAtribuida") == 1
@@ -314,7 +398,11 @@ async fn a_campaign_paused_before_the_reservation_reverts_the_attribution(db: Te
     saga.stop().await;
     store
         .commands
-        .campana(campana, CampanaCommand::PausarCampana, &CommandContext::by("test"))
+        .campana(
+            campana,
+            CampanaCommand::PausarCampana,
+            &CommandContext::by("test"),
+        )
         .await
         .unwrap();
 
@@ -327,12 +415,17 @@ async fn a_campaign_paused_before_the_reservation_reverts_the_attribution(db: Te
         .await;
     let database = SagaDatabase::of_backend(&store.backend).await.unwrap();
     assert_eq!(
-        database.rejections(names::RESERVAR_PRESUPUESTO).await.unwrap(),
+        database
+            .rejections(names::RESERVAR_PRESUPUESTO)
+            .await
+            .unwrap(),
         ["CampanaNoActiva"]
     );
     // The reactor moved on: another campaign's purchase still earns its commission.
     let otra = store.campana_activa(100_000).await;
-    let siguiente = store.click_y_compra(otra, Some(Uuid::new_v4()), 25_000).await;
+    let siguiente = store
+        .click_y_compra(otra, Some(Uuid::new_v4()), 25_000)
+        .await;
     store
         .wait_for("ComisionReservada", WAIT, |log| {
             count(of_journey(log, siguiente.id), "ComisionReservada") == 1
@@ -340,12 +433,133 @@ async fn a_campaign_paused_before_the_reservation_reverts_the_attribution(db: Te
         .await;
     store.settle(&Service::ALL).await;
     let log = store.log().await;
-    assert_eq!(count(of_journey(&log, journey.id), "PresupuestoReservado"), 0);
+    assert_eq!(
+        count(of_journey(&log, journey.id), "PresupuestoReservado"),
+        0
+    );
     assert_eq!(store.reservado(campana).await, 0);
     saga.stop().await;
 }
 
-fn find<'a>(events: &[&'a alpes_event_store::RecordedEvent], event_type: &str) -> &'a alpes_event_store::RecordedEvent {
+async fn a_second_conversion_of_the_same_order_is_fraud(db: TestDb) {
+    let store = db.open().await;
+    let saga = store.start_saga().await;
+    let campana = store.campana_activa(100_000).await;
+    let mut journeys = Vec::new();
+    for _ in 0..2 {
+        let journey = Uuid::new_v4();
+        let click = interaccion(
+            TipoInteraccion::Click,
+            campana,
+            journey,
+            Some(Uuid::new_v4()),
+            hora_compra() - chrono::Duration::hours(1),
+        );
+        store.registrar(click).await;
+        let mut compra = compra(campana, journey, 25_000);
+        compra.pedido_id = Some("P-1001".to_string());
+        store.registrar(compra).await;
+        journeys.push(journey);
+    }
+
+    store
+        .wait_for("the second journey discarded", WAIT, |log| {
+            count(of_journey(log, journeys[1]), "InteraccionDescartada") == 2
+        })
+        .await;
+    store.settle(&Service::ALL).await;
+    let log = store.log().await;
+    let primera = of_journey(&log, journeys[0]);
+    assert_eq!(count(primera.iter().copied(), "ComisionReservada"), 1);
+    assert_eq!(count(primera.iter().copied(), "InteraccionDescartada"), 0);
+    let segunda = of_journey(&log, journeys[1]);
+    let AtribucionEvent::FraudeDetectado { hallazgo, .. } = find(&segunda, "FraudeDetectado")
+        .decode::<Atribucion>()
+        .unwrap()
+        .payload
+    else {
+        unreachable!()
+    };
+    let reglas: Vec<String> = hallazgo
+        .unwrap()
+        .reglas
+        .into_iter()
+        .map(|r| r.regla)
+        .collect();
+    assert_eq!(reglas, ["PedidoYaConvertido"]);
+    assert_eq!(count(segunda.iter().copied(), "PresupuestoReservado"), 0);
+    assert_eq!(store.reservado(campana).await, 2_500);
+    saga.stop().await;
+}
+
+async fn a_lead_in_a_campaign_that_pays_no_leads_keeps_its_attribution(db: TestDb) {
+    let store = db.open().await;
+    let saga = store.start_saga().await;
+    let campana = store.campana_activa(100_000).await;
+    let journey = Uuid::new_v4();
+    let antes = hora_compra() - chrono::Duration::hours(1);
+    store
+        .registrar(interaccion(
+            TipoInteraccion::Click,
+            campana,
+            journey,
+            Some(Uuid::new_v4()),
+            antes,
+        ))
+        .await;
+    store
+        .registrar(interaccion(
+            TipoInteraccion::Lead,
+            campana,
+            journey,
+            None,
+            hora_compra(),
+        ))
+        .await;
+
+    store
+        .wait_for("ConversionAtribuida", WAIT, |log| {
+            count(of_journey(log, journey), "ConversionAtribuida") == 1
+        })
+        .await;
+    store.settle(&Service::ALL).await;
+    let log = store.log().await;
+    let events = of_journey(&log, journey);
+    let AtribucionEvent::ConversionAtribuida { conversion, .. } =
+        find(&events, "ConversionAtribuida")
+            .decode::<Atribucion>()
+            .unwrap()
+            .payload
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        conversion.valor,
+        Money::zero(Currency::EUR),
+        "a lead without a value"
+    );
+    let database = SagaDatabase::of_backend(&store.backend).await.unwrap();
+    assert_eq!(
+        database
+            .rejections(names::RESERVAR_PRESUPUESTO)
+            .await
+            .unwrap(),
+        ["SinReglaComision"]
+    );
+    for event_type in [
+        "PresupuestoReservado",
+        "AtribucionRevertida",
+        "ComisionReservada",
+    ] {
+        assert_eq!(count(events.iter().copied(), event_type), 0, "{event_type}");
+    }
+    saga.stop().await;
+}
+
+fn find<'a>(
+    events: &[&'a alpes_event_store::RecordedEvent],
+    event_type: &str,
+) -> &'a alpes_event_store::RecordedEvent {
     events
         .iter()
         .find(|event| event.event.event_type == event_type)
@@ -366,5 +580,10 @@ fn assert_caused_by(
     let metadata = event.metadata();
     assert_eq!(metadata["causation_id"], causation, "{}", describe(event));
     assert_eq!(metadata["actor"], actor, "{}", describe(event));
-    assert_eq!(metadata["correlation_id"], journey.to_string(), "{}", describe(event));
+    assert_eq!(
+        metadata["correlation_id"],
+        journey.to_string(),
+        "{}",
+        describe(event)
+    );
 }

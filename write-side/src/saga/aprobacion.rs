@@ -117,7 +117,13 @@ impl AprobacionDeComisiones {
             .bind(MAX_PER_ROUND)
             .fetch_all(pool)
             .await)
-        .map_err(|error| failed(names::APROBAR_COMISION, "reading the due commissions", error))
+        .map_err(|error| {
+            failed(
+                names::APROBAR_COMISION,
+                "reading the due commissions",
+                error,
+            )
+        })
     }
 
     async fn rechazada(

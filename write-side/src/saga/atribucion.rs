@@ -2,8 +2,8 @@
 //! when the budget cannot pay them or once a fraud's commissions are all released.
 
 use alpes_domain::atribucion::{
-    Atribucion, AtribucionCommand, AtribucionEvent, Conversion, EvidenciaJourney,
-    MotivoReversion, ParametrosAtribucion, Touchpoint,
+    Atribucion, AtribucionCommand, AtribucionEvent, Conversion, EvidenciaJourney, MotivoReversion,
+    ParametrosAtribucion, Touchpoint,
 };
 use alpes_domain::campana::{CampanaEvent, ConfiguracionAtribucion, EstadoCampana};
 use alpes_domain::ids;
@@ -13,11 +13,11 @@ use alpes_event_store::{ConsumerError, StoreError};
 use uuid::Uuid;
 
 use super::database::{
-    enum_text, failed, instant_text, on_pool, parse_currency, parse_enum, parse_instant, parse_u32, parse_uuid,
-    uuid_text, SagaDatabase, SqlValue, Write,
+    enum_text, failed, instant_text, on_pool, parse_currency, parse_enum, parse_instant, parse_u32,
+    parse_uuid, uuid_text, SagaDatabase, SqlValue, Write,
 };
-use super::reactor::{stream, AnyEvent, Reaction, Reactor, Received};
 use super::names;
+use super::reactor::{stream, AnyEvent, Reaction, Reactor, Received};
 use crate::CommandServices;
 
 /// InteraccionRegistrada of a conversion (Compra, Lead, Registro) → AtribuirConversion, with
@@ -30,8 +30,7 @@ pub(crate) struct AtribuirConversion {
 const INSERT_TOUCHPOINT: &str = "INSERT INTO saga_atribucion_touchpoints \
      (interaccion_id, journey_id, campana_id, tipo, partner_id, occurred_at, ip_hash, user_agent) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (interaccion_id) DO NOTHING";
-const DELETE_TOUCHPOINT: &str =
-    "DELETE FROM saga_atribucion_touchpoints WHERE interaccion_id = $1";
+const DELETE_TOUCHPOINT: &str = "DELETE FROM saga_atribucion_touchpoints WHERE interaccion_id = $1";
 const INSERT_PEDIDO: &str = "INSERT INTO saga_atribucion_pedidos \
      (campana_id, pedido_id, conversion_id) VALUES ($1, $2, $3) \
      ON CONFLICT (campana_id, pedido_id) DO NOTHING";
@@ -88,7 +87,10 @@ impl Reactor for AtribuirConversion {
                 )]
             }
             AnyEvent::Campana(evento) => match estado_tras(evento) {
-                Some(estado) => vec![Write::new(UPDATE_ESTADO_CAMPANA, vec![id, enum_text(&estado)])],
+                Some(estado) => vec![Write::new(
+                    UPDATE_ESTADO_CAMPANA,
+                    vec![id, enum_text(&estado)],
+                )],
                 None => Vec::new(),
             },
             _ => Vec::new(),
@@ -126,7 +128,12 @@ impl Reactor for AtribuirConversion {
                     datos.campana_id
                 );
                 return reaction
-                    .skip(&aggregate, "AtribuirConversion", "CampanaDesconocida", &reason)
+                    .skip(
+                        &aggregate,
+                        "AtribuirConversion",
+                        "CampanaDesconocida",
+                        &reason,
+                    )
                     .await;
             }
         };
@@ -236,10 +243,7 @@ async fn campana_aprendida(
         parametros: ParametrosAtribucion {
             modelo: parse_enum("saga_atribucion_campanas.modelo", &row.modelo)?,
             ventana_dias: parse_u32("saga_atribucion_campanas.ventana_dias", row.ventana_dias)?,
-            umbral_fraude: parse_u32(
-                "saga_atribucion_campanas.umbral_fraude",
-                row.umbral_fraude,
-            )?,
+            umbral_fraude: parse_u32("saga_atribucion_campanas.umbral_fraude", row.umbral_fraude)?,
             campana_activa: estado == EstadoCampana::Activa,
         },
         moneda,
@@ -289,7 +293,10 @@ async fn journey(
 
 fn touchpoint(row: TouchpointRow) -> Result<Touchpoint, StoreError> {
     Ok(Touchpoint {
-        interaccion_id: parse_uuid("saga_atribucion_touchpoints.interaccion_id", &row.interaccion_id)?,
+        interaccion_id: parse_uuid(
+            "saga_atribucion_touchpoints.interaccion_id",
+            &row.interaccion_id,
+        )?,
         tipo: parse_enum("saga_atribucion_touchpoints.tipo", &row.tipo)?,
         partner_id: row
             .partner_id
@@ -512,7 +519,13 @@ async fn conversion_de_reserva(
         .bind(comision_id.to_string())
         .fetch_optional(pool)
         .await)
-    .map_err(|error| failed(names::REVERTIR_ATRIBUCION_POR_FRAUDE, "reading a reservation", error))?;
+    .map_err(|error| {
+        failed(
+            names::REVERTIR_ATRIBUCION_POR_FRAUDE,
+            "reading a reservation",
+            error,
+        )
+    })?;
     conversion
         .as_deref()
         .map(|id| parse_uuid("saga_atribucion_reservas.conversion_id", id))
@@ -538,5 +551,11 @@ async fn fraude_pendiente(
         .bind(conversion_id.to_string())
         .fetch_optional(pool)
         .await)
-    .map_err(|error| failed(names::REVERTIR_ATRIBUCION_POR_FRAUDE, "reading a fraud", error))
+    .map_err(|error| {
+        failed(
+            names::REVERTIR_ATRIBUCION_POR_FRAUDE,
+            "reading a fraud",
+            error,
+        )
+    })
 }

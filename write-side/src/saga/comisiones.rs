@@ -88,14 +88,20 @@ impl Reactor for ReservarComision {
         };
         let aggregate = stream::<Comision>(*comision_id);
         let campana_id = event.aggregate_id;
-        let Some(hechos) = hechos_de_la_reserva(reaction.database(), *conversion_id, campana_id).await?
+        let Some(hechos) =
+            hechos_de_la_reserva(reaction.database(), *conversion_id, campana_id).await?
         else {
             let reason = format!(
                 "the log holds no ConversionAtribuida of {conversion_id} or no CampanaCreada of \
                  {campana_id} before this reservation"
             );
             return reaction
-                .skip(&aggregate, "ReservarComision", "HechosDesconocidos", &reason)
+                .skip(
+                    &aggregate,
+                    "ReservarComision",
+                    "HechosDesconocidos",
+                    &reason,
+                )
                 .await;
         };
         let datos = DatosComision {
@@ -113,7 +119,10 @@ impl Reactor for ReservarComision {
             datos,
         };
         let context = reaction.context(Some(hechos.journey_id));
-        let result = self.commands.comision(*comision_id, command, &context).await;
+        let result = self
+            .commands
+            .comision(*comision_id, command, &context)
+            .await;
         reaction
             .settle(&aggregate, "ReservarComision", result)
             .await?
@@ -160,7 +169,10 @@ async fn hechos_de_la_reserva(
             "saga_comisiones_conversiones.occurred_at",
             &row.occurred_at,
         )?,
-        dias_retencion: parse_u32("saga_comisiones_campanas.dias_retencion", row.dias_retencion)?,
+        dias_retencion: parse_u32(
+            "saga_comisiones_campanas.dias_retencion",
+            row.dias_retencion,
+        )?,
     }))
 }
 
@@ -260,7 +272,8 @@ impl Reactor for RevertirComision {
         match &event.event {
             AnyEvent::Comision(ComisionEvent::ComisionReservada { id, datos }) => {
                 if let Some(motivo) = motivo_de_compensacion(database, datos.conversion_id).await? {
-                    self.revertir(*id, datos.journey_id, motivo, reaction).await?;
+                    self.revertir(*id, datos.journey_id, motivo, reaction)
+                        .await?;
                 }
             }
             AnyEvent::Atribucion(evento) => {
@@ -309,7 +322,9 @@ fn compensacion(evento: &AtribucionEvent) -> Option<(Uuid, String)> {
     match evento {
         AtribucionEvent::AtribucionRevertida { conversion, motivo } => {
             let motivo = match motivo {
-                MotivoReversion::PresupuestoInsuficiente => "atribución revertida: presupuesto insuficiente",
+                MotivoReversion::PresupuestoInsuficiente => {
+                    "atribución revertida: presupuesto insuficiente"
+                }
                 MotivoReversion::Fraude => "atribución revertida: fraude",
             };
             Some((conversion.interaccion_id, motivo.to_string()))
@@ -342,8 +357,7 @@ async fn motivo_de_compensacion(
     database: &SagaDatabase,
     conversion_id: Uuid,
 ) -> Result<Option<String>, StoreError> {
-    const SQL: &str =
-        "SELECT motivo FROM saga_comisiones_compensaciones WHERE conversion_id = $1";
+    const SQL: &str = "SELECT motivo FROM saga_comisiones_compensaciones WHERE conversion_id = $1";
     on_pool!(database, pool => sqlx::query_scalar::<_, String>(SQL)
         .bind(conversion_id.to_string())
         .fetch_optional(pool)

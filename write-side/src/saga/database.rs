@@ -156,7 +156,7 @@ impl SagaDatabase {
                         .map_err(fail)?;
                 }
                 if let Some(position) = checkpoint {
-                    save_checkpoint(&mut *transaction, consumer, position).await?;
+                    save_checkpoint(&mut transaction, consumer, position).await?;
                 }
                 transaction.commit().await.map_err(fail)
             }
@@ -178,7 +178,10 @@ impl SagaDatabase {
 
     /// Records a rejected command; a repeat of the same (consumer, cause, aggregate) is
     /// ignored.
-    pub(crate) async fn record_rejection(&self, rejection: &Rejection<'_>) -> Result<(), StoreError> {
+    pub(crate) async fn record_rejection(
+        &self,
+        rejection: &Rejection<'_>,
+    ) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO saga_rechazos \
              (consumer, causa, aggregate, command, code, reason) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -227,7 +230,8 @@ pub(crate) struct UnreadableColumn {
 }
 
 impl UnreadableColumn {
-    fn new(column: &'static str, value: &str, reason: impl ToString) -> StoreError {
+    /// The store error of an unreadable `value` in `column`.
+    fn store_error(column: &'static str, value: &str, reason: impl ToString) -> StoreError {
         StoreError::Database {
             context: "reading the saga's tables".to_string(),
             source: Box::new(UnreadableColumn {
@@ -247,7 +251,7 @@ pub(crate) fn uuid_text(id: &uuid::Uuid) -> SqlValue {
 /// Reads back a [`uuid_text`].
 pub(crate) fn parse_uuid(column: &'static str, text: &str) -> Result<uuid::Uuid, StoreError> {
     text.parse()
-        .map_err(|error| UnreadableColumn::new(column, text, error))
+        .map_err(|error| UnreadableColumn::store_error(column, text, error))
 }
 
 /// An instant as stored: RFC 3339 in UTC with nanoseconds, so it reads back exactly.
@@ -262,7 +266,7 @@ pub(crate) fn parse_instant(
 ) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&chrono::Utc))
-        .map_err(|error| UnreadableColumn::new(column, text, error))
+        .map_err(|error| UnreadableColumn::store_error(column, text, error))
 }
 
 /// A unit enum (a type, a model, a state) as stored: its serde name, e.g. `Click`.
@@ -280,12 +284,13 @@ pub(crate) fn parse_enum<T: serde::de::DeserializeOwned>(
     text: &str,
 ) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
-        .map_err(|error| UnreadableColumn::new(column, text, error))
+        .map_err(|error| UnreadableColumn::store_error(column, text, error))
 }
 
 /// Reads back a number of days or a threshold.
 pub(crate) fn parse_u32(column: &'static str, value: i64) -> Result<u32, StoreError> {
-    u32::try_from(value).map_err(|error| UnreadableColumn::new(column, &value.to_string(), error))
+    u32::try_from(value)
+        .map_err(|error| UnreadableColumn::store_error(column, &value.to_string(), error))
 }
 
 /// Reads back an ISO 4217 currency code.
@@ -294,5 +299,5 @@ pub(crate) fn parse_currency(
     text: &str,
 ) -> Result<alpes_domain::Currency, StoreError> {
     text.parse()
-        .map_err(|error| UnreadableColumn::new(column, text, error))
+        .map_err(|error| UnreadableColumn::store_error(column, text, error))
 }

@@ -63,7 +63,12 @@ impl Reactor for ReservarPresupuesto {
             Err(error) => {
                 let aggregate = stream::<Campana>(conversion.campana_id);
                 reaction
-                    .skip(&aggregate, "ReservarPresupuesto", "ParticipacionInvalida", &error.to_string())
+                    .skip(
+                        &aggregate,
+                        "ReservarPresupuesto",
+                        "ParticipacionInvalida",
+                        &error.to_string(),
+                    )
                     .await?;
                 return self.revertir(conversion, reaction).await;
             }
@@ -111,7 +116,12 @@ impl ReservarPresupuesto {
             .settle(&aggregate, "ReservarPresupuesto", result)
             .await?
         {
-            Ok(executed) if executed.event_types.iter().any(|t| t == "PresupuestoReservado") => {
+            Ok(executed)
+                if executed
+                    .event_types
+                    .iter()
+                    .any(|t| t == "PresupuestoReservado") =>
+            {
                 Ok(Reserva::Reservada)
             }
             // PresupuestoInsuficiente.
@@ -127,7 +137,11 @@ impl ReservarPresupuesto {
     }
 
     /// How the campaign decided a commission it had already seen.
-    async fn decidida(&self, campana_id: Uuid, comision_id: Uuid) -> Result<Reserva, ConsumerError> {
+    async fn decidida(
+        &self,
+        campana_id: Uuid,
+        comision_id: Uuid,
+    ) -> Result<Reserva, ConsumerError> {
         let campana = self
             .commands
             .load_campana(campana_id)
@@ -188,7 +202,11 @@ impl Reactor for LiberarPresupuesto {
             .campana(*campana_id, command, &reaction.context(None))
             .await;
         reaction
-            .settle(&stream::<Campana>(*campana_id), "LiberarPresupuesto", result)
+            .settle(
+                &stream::<Campana>(*campana_id),
+                "LiberarPresupuesto",
+                result,
+            )
             .await?
             .ok();
         Ok(())

@@ -36,9 +36,7 @@ mod tracking;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alpes_event_store::{
-    Consumer, ConsumerRunner, EventStoreBackend, RunnerOptions, StoreError,
-};
+use alpes_event_store::{Consumer, ConsumerRunner, EventStoreBackend, RunnerOptions, StoreError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -122,23 +120,60 @@ pub fn consumers(
     for service in services {
         match service {
             Service::Atribucion => {
-                add(consumer(atribucion::AtribuirConversion { commands: commands() }, database));
                 add(consumer(
-                    atribucion::RevertirPorPresupuesto { commands: commands() },
+                    atribucion::AtribuirConversion {
+                        commands: commands(),
+                    },
                     database,
                 ));
-                add(consumer(atribucion::RevertirPorFraude { commands: commands() }, database));
+                add(consumer(
+                    atribucion::RevertirPorPresupuesto {
+                        commands: commands(),
+                    },
+                    database,
+                ));
+                add(consumer(
+                    atribucion::RevertirPorFraude {
+                        commands: commands(),
+                    },
+                    database,
+                ));
             }
             Service::Marketing => {
-                add(consumer(marketing::ReservarPresupuesto { commands: commands() }, database));
-                add(consumer(marketing::LiberarPresupuesto { commands: commands() }, database));
+                add(consumer(
+                    marketing::ReservarPresupuesto {
+                        commands: commands(),
+                    },
+                    database,
+                ));
+                add(consumer(
+                    marketing::LiberarPresupuesto {
+                        commands: commands(),
+                    },
+                    database,
+                ));
             }
             Service::Comisiones => {
-                add(consumer(comisiones::ReservarComision { commands: commands() }, database));
-                add(consumer(comisiones::RevertirComision { commands: commands() }, database));
+                add(consumer(
+                    comisiones::ReservarComision {
+                        commands: commands(),
+                    },
+                    database,
+                ));
+                add(consumer(
+                    comisiones::RevertirComision {
+                        commands: commands(),
+                    },
+                    database,
+                ));
             }
             Service::Tracking => {
-                add(consumer(tracking::DescartarInteraccion { commands: commands() }, database));
+                add(consumer(
+                    tracking::DescartarInteraccion {
+                        commands: commands(),
+                    },
+                    database,
+                ));
             }
         }
     }

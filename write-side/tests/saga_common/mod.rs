@@ -16,9 +16,7 @@ use alpes_domain::ids;
 use alpes_domain::interaccion::{ContextoInteraccion, DatosInteraccion, InteraccionCommand};
 use alpes_domain::rules::fraud::ConfiguracionFraude;
 use alpes_domain::{Currency, ModeloAtribucion, Money, TipoInteraccion};
-use alpes_event_store::{
-    EventStoreBackend, Position, RecordedEvent, RunnerOptions, StoreOptions,
-};
+use alpes_event_store::{EventStoreBackend, Position, RecordedEvent, RunnerOptions, StoreOptions};
 use alpes_test_support::{PostgresTestDb, SqliteTestDb};
 use alpes_write::saga::{self, Clock};
 use alpes_write::{CommandContext, CommandServices, SagaConfig, Service};
@@ -62,7 +60,10 @@ impl TestDb {
     }
 
     pub async fn postgres() -> Option<TestDb> {
-        PostgresTestDb::create().await.unwrap().map(TestDb::Postgres)
+        PostgresTestDb::create()
+            .await
+            .unwrap()
+            .map(TestDb::Postgres)
     }
 
     pub fn url(&self) -> String {
@@ -146,7 +147,10 @@ impl Store {
             }
             if tokio::time::Instant::now() > deadline {
                 let types: Vec<String> = events.iter().map(describe).collect();
-                panic!("timed out after {timeout:?} waiting for {what}; log:\n{}", types.join("\n"));
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; log:\n{}",
+                    types.join("\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -215,7 +219,11 @@ impl Store {
             ..CommandContext::by("test")
         };
         self.commands
-            .interaccion(id, InteraccionCommand::RegistrarInteraccion { id, datos }, &context)
+            .interaccion(
+                id,
+                InteraccionCommand::RegistrarInteraccion { id, datos },
+                &context,
+            )
             .await
             .unwrap();
         id
@@ -231,7 +239,13 @@ impl Store {
     ) -> Journey {
         let journey = Uuid::new_v4();
         let click = self
-            .registrar(interaccion(TipoInteraccion::Click, campana, journey, partner, hora_compra() - chrono::Duration::hours(1)))
+            .registrar(interaccion(
+                TipoInteraccion::Click,
+                campana,
+                journey,
+                partner,
+                hora_compra() - chrono::Duration::hours(1),
+            ))
             .await;
         let compra = self.registrar(compra(campana, journey, valor)).await;
         Journey {
@@ -290,7 +304,8 @@ impl RunningSaga {
     }
 }
 
-/// Quick polling fallback; approvals only when a test asks.
+/// Quick polling fallback; a clock stopped at the purchases' time, so nothing is approved
+/// unless a test moves time on.
 pub fn saga_config() -> SagaConfig {
     SagaConfig {
         runner: RunnerOptions {
@@ -300,7 +315,7 @@ pub fn saga_config() -> SagaConfig {
             ..RunnerOptions::default()
         },
         approval_interval: Duration::from_secs(3_600),
-        ..SagaConfig::default()
+        clock: ManualClock::at(hora_compra()),
     }
 }
 
@@ -374,12 +389,18 @@ pub fn compra(campana: Uuid, journey: Uuid, valor: i64) -> DatosInteraccion {
     DatosInteraccion {
         valor: Some(Money::new(valor, Currency::EUR)),
         pedido_id: Some(format!("P-{}", Uuid::new_v4().simple())),
-        ..interaccion(TipoInteraccion::Compra, campana, journey, None, hora_compra())
+        ..interaccion(
+            TipoInteraccion::Compra,
+            campana,
+            journey,
+            None,
+            hora_compra(),
+        )
     }
 }
 
 /// The events of a journey (every saga event carries the journey as correlation id).
-pub fn of_journey<'a>(events: &'a [RecordedEvent], journey: Uuid) -> Vec<&'a RecordedEvent> {
+pub fn of_journey(events: &[RecordedEvent], journey: Uuid) -> Vec<&RecordedEvent> {
     let journey = journey.to_string();
     events
         .iter()
