@@ -23,6 +23,7 @@ on_sqlite_and_postgres!(
     a_partner_click_before_a_purchase_reserves_its_commission,
     a_purchase_without_partner_touchpoints_is_not_attributed,
     a_budget_too_small_reverts_the_attribution_and_reserves_nothing,
+    a_budget_that_covers_one_of_two_partners_keeps_nothing_reserved,
     reported_fraud_is_compensated_in_reverse_order,
     reported_fraud_releases_every_partner_before_reverting_the_attribution,
     fraud_found_by_the_rules_discards_the_journey,
@@ -188,6 +189,53 @@ async fn a_budget_too_small_reverts_the_attribution_and_reserves_nothing(db: Tes
     assert_eq!(count(&log, "PresupuestoReservado"), 0);
     assert_eq!(count(&log, "ComisionReservada"), 0);
     assert_eq!(store.reservado(campana).await, 0, "the budget is unchanged");
+    saga.stop().await;
+}
+
+async fn a_budget_that_covers_one_of_two_partners_keeps_nothing_reserved(db: TestDb) {
+    let store = db.open().await;
+    let saga = store.start_saga().await;
+    let mut datos = datos_campana(1_500);
+    datos.atribucion.modelo = ModeloAtribucion::Lineal;
+    let campana = store.campana_activa_con(datos).await;
+    let (ana, bruno) = (Uuid::new_v4(), Uuid::new_v4());
+    let journey = Uuid::new_v4();
+    for (partner, horas) in [(ana, 3), (bruno, 2)] {
+        let at = hora_compra() - chrono::Duration::hours(horas);
+        store
+            .registrar(interaccion(
+                TipoInteraccion::Click,
+                campana,
+                journey,
+                Some(partner),
+                at,
+            ))
+            .await;
+    }
+    let compra = store.registrar(compra(campana, journey, 20_000)).await;
+
+    store
+        .wait_for("Ana's budget released", WAIT, |log| {
+            count(of_journey(log, journey), "PresupuestoLiberado") == 1
+        })
+        .await;
+    store.settle(&Service::ALL).await;
+    let log = store.log().await;
+    let events = of_journey(&log, journey);
+    let tipos = |tipo: &str| count(events.iter().copied(), tipo);
+    assert_eq!(tipos("PresupuestoReservado"), 1, "Ana's 10.00 fit in 15.00");
+    assert_eq!(tipos("PresupuestoInsuficiente"), 1, "Bruno's 10.00 did not");
+    assert_eq!(tipos("AtribucionRevertida"), 1);
+    assert_eq!(tipos("ComisionRevertida"), tipos("ComisionReservada"));
+    assert_eq!(store.reservado(campana).await, 0, "nothing stays reserved");
+    for partner in [ana, bruno] {
+        let comision = store
+            .commands
+            .load_comision(ids::comision_id(&compra, &partner))
+            .await
+            .unwrap();
+        assert_ne!(comision.estado(), EstadoComision::Reservada, "{partner}");
+    }
     saga.stop().await;
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use alpes_domain::campana::{Campana, CampanaEvent};
 use alpes_domain::comision::{Comision, ComisionEvent};
 use alpes_event_store::{Position, StoreOptions};
-use alpes_write::saga::{self, names, AprobacionDeComisiones, SagaDatabase};
+use alpes_write::saga::{self, names, ApprovalSchedule, SagaDatabase};
 use alpes_write::{SagaConfig, Service};
 use saga_common::*;
 use uuid::Uuid;
@@ -250,8 +250,8 @@ async fn commissions_are_approved_once_their_hold_period_is_over(db: TestDb) {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(count(&store.log().await, "ComisionAprobada"), 0);
     let database = SagaDatabase::of_backend(&store.backend).await.unwrap();
-    let schedule = AprobacionDeComisiones::new(store.commands.clone(), database, clock.clone());
-    assert_eq!(schedule.aprobar_vencidas().await.unwrap().vencidas, 0);
+    let schedule = ApprovalSchedule::new(store.commands.clone(), database, clock.clone());
+    assert_eq!(schedule.approve_due().await.unwrap().due, 0);
 
     clock.set(dias_despues_de_la_compra(30));
 

@@ -39,20 +39,20 @@ impl Clock for SystemClock {
 
 /// What one round of approvals did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RondaDeAprobacion {
+pub struct ApprovalRound {
     /// Commissions due (reserved, hold period over, as the ledger knows them).
-    pub vencidas: usize,
+    pub due: usize,
     /// AprobarComision carried out (an already approved commission counts: no event).
-    pub aprobadas: usize,
+    pub approved: usize,
     /// AprobarComision rejected (still on hold, reverted meanwhile, …): recorded, skipped.
-    pub rechazadas: usize,
+    pub rejected: usize,
 }
 
 /// Sends AprobarComision to every reserved commission whose hold period has passed by the
 /// clock, as the ledger that `saga.RevertirComision` keeps knows them. A commission
 /// reverted meanwhile is refused by its aggregate (TransicionInvalida), which is recorded
 /// and skipped, as is one still on hold (PeriodoRetencionVigente).
-pub struct AprobacionDeComisiones {
+pub struct ApprovalSchedule {
     commands: CommandServices,
     database: SagaDatabase,
     clock: Arc<dyn Clock>,
@@ -65,10 +65,10 @@ struct VencidaRow {
     reservada_por: String,
 }
 
-impl AprobacionDeComisiones {
+impl ApprovalSchedule {
     /// The schedule over `database`, sending commands through `commands`.
     pub fn new(commands: CommandServices, database: SagaDatabase, clock: Arc<dyn Clock>) -> Self {
-        AprobacionDeComisiones {
+        ApprovalSchedule {
             commands,
             database,
             clock,
@@ -76,12 +76,12 @@ impl AprobacionDeComisiones {
     }
 
     /// One round: approves up to 1,000 due commissions, oldest hold first.
-    pub async fn aprobar_vencidas(&self) -> Result<RondaDeAprobacion, SagaError> {
+    pub async fn approve_due(&self) -> Result<ApprovalRound, SagaError> {
         let ahora = self.clock.now();
         let vencidas = self.vencidas(ahora).await?;
-        let mut ronda = RondaDeAprobacion {
-            vencidas: vencidas.len(),
-            ..RondaDeAprobacion::default()
+        let mut round = ApprovalRound {
+            due: vencidas.len(),
+            ..ApprovalRound::default()
         };
         for vencida in vencidas {
             let comision_id = parse_uuid("saga_comisiones.comision_id", &vencida.comision_id)?;
@@ -96,15 +96,20 @@ impl AprobacionDeComisiones {
                 lote_id: None,
             };
             match self.commands.comision(comision_id, command, &context).await {
-                Ok(_) => ronda.aprobadas += 1,
+                Ok(_) => round.approved += 1,
                 Err(CommandError::Rejected(error)) => {
-                    ronda.rechazadas += 1;
+                    round.rejected += 1;
                     self.rechazada(&vencida, comision_id, &error).await?;
                 }
-                Err(error) => return Err(SagaError::Command(error.to_string())),
+                Err(error) => {
+                    return Err(SagaError::Command {
+                        aggregate: stream::<Comision>(comision_id),
+                        reason: error.to_string(),
+                    })
+                }
             }
         }
-        Ok(ronda)
+        Ok(round)
     }
 
     async fn vencidas(&self, ahora: DateTime<Utc>) -> Result<Vec<VencidaRow>, StoreError> {
@@ -200,9 +205,9 @@ impl AprobacionDeComisiones {
                     tracing::warn!(consumer = name, "schedule lease lost");
                     break;
                 }
-                match self.aprobar_vencidas().await {
-                    Ok(ronda) if ronda.vencidas > 0 => {
-                        tracing::info!(consumer = name, ?ronda, "approval round")
+                match self.approve_due().await {
+                    Ok(round) if round.due > 0 => {
+                        tracing::info!(consumer = name, ?round, "approval round")
                     }
                     Ok(_) => {}
                     Err(error) => tracing::warn!(consumer = name, %error, "approval round failed"),

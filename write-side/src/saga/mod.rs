@@ -40,7 +40,7 @@ use alpes_event_store::{Consumer, ConsumerRunner, EventStoreBackend, RunnerOptio
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use aprobacion::{AprobacionDeComisiones, Clock, RondaDeAprobacion, SystemClock};
+pub use aprobacion::{ApprovalRound, ApprovalSchedule, Clock, SystemClock};
 pub use database::SagaDatabase;
 
 use crate::{CommandServices, Service};
@@ -102,9 +102,14 @@ pub enum SagaError {
     /// The saga's database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A command failed in the event store (not a rejection).
-    #[error("saga command failed: {0}")]
-    Command(String),
+    /// A command failed in the event store or kept conflicting (not a rejection).
+    #[error("saga command on {aggregate} failed: {reason}")]
+    Command {
+        /// The aggregate the command was sent to (`{Aggregate}-{id}`).
+        aggregate: String,
+        /// What failed.
+        reason: String,
+    },
 }
 
 /// The log consumers of the reactions that belong to `services` (see the module's table),
@@ -224,7 +229,7 @@ pub async fn start(
         })
         .collect();
     if services.contains(&Service::Comisiones) {
-        let schedule = AprobacionDeComisiones::new(commands, database, config.clock.clone());
+        let schedule = ApprovalSchedule::new(commands, database, config.clock.clone());
         handles.push(schedule.spawn(backend.leases(), config.approval_interval, shutdown));
     }
     tracing::info!(
