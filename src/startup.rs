@@ -10,9 +10,8 @@ use std::net::SocketAddr;
 
 use alpes_event_store::EventStoreBackend;
 use alpes_write::http::{HttpServer, WriteApi};
-use alpes_write::{CommandServices, Service};
+use alpes_write::{CommandServices, SagaConfig};
 use anyhow::Context;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
@@ -85,12 +84,17 @@ impl Application {
     /// Runs the HTTP API and the saga until the shutdown token is cancelled, then waits for
     /// both to finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let saga = start_saga(
+        // Each reactor watches the token, finishes its current batch when it is cancelled,
+        // and ends; their handles are awaited before the process exits.
+        let saga = alpes_write::saga::start(
             &self.backend,
-            &self.commands,
+            self.commands.clone(),
             &self.settings.services,
-            &self.shutdown,
-        );
+            SagaConfig::default(),
+            self.shutdown.clone(),
+        )
+        .await
+        .context("starting the saga's reactors")?;
         let served = self.server.run(self.shutdown.clone()).await;
         // Whatever ended the server ends the reactors too.
         self.shutdown.cancel();
@@ -101,24 +105,6 @@ impl Application {
         }
         served.context("serving the HTTP API")
     }
-}
-
-/// Where the saga's reactors start, for the `services` this process runs: each watches
-/// `shutdown`, finishes its current batch when it is cancelled, and ends; the returned
-/// handles are awaited before the process exits.
-///
-/// The saga lives in `alpes_write::saga` (another branch): this is the one place where its
-/// entry point, `alpes_write::saga::start(backend, commands, services, shutdown)`, is
-/// called once it exists. Until then no reactor runs and commands only take effect on the
-/// aggregate they name.
-pub fn start_saga(
-    backend: &EventStoreBackend,
-    commands: &CommandServices,
-    services: &[Service],
-    shutdown: &CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    let _ = (backend, commands, services, shutdown);
-    Vec::new()
 }
 
 /// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

@@ -4,7 +4,9 @@
 
 pub mod commands;
 pub mod http;
+pub mod saga;
 pub mod service;
 
 pub use commands::{CommandContext, CommandError, CommandServices, Executed};
+pub use saga::{SagaConfig, SagaError};
 pub use service::{Service, UnknownService};

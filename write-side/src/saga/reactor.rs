@@ -1,0 +1,241 @@
+//! What every saga reactor has in common: a consumer of the global log that learns what its
+//! service needs from events into its own tables and reacts to some events with commands.
+//!
+//! Learning and reacting follow the log in order, so a reaction sees exactly what its
+//! service learned from the events before it (and from the event itself) — on the first
+//! delivery and on every redelivery:
+//! - what is learned is written with the checkpoint in one transaction;
+//! - before a reaction, what was learned so far is committed with the checkpoint of the
+//!   event *before* it, so the checkpoint never passes a reaction that has not finished and
+//!   nothing learned from a later event is committed before it finishes;
+//! - a crash between a reaction's commands and the next commit redelivers the event: its
+//!   commands carry ids derived from it and the aggregates treat repeats as done, and its
+//!   own writes are idempotent.
+//!
+//! A command an aggregate rejects (a business rule, an invalid transition) is logged,
+//! recorded in `saga_rechazos` and skipped; only store failures and exhausted conflict
+//! retries fail the batch, which the runner then retries with backoff.
+
+use alpes_domain::atribucion::{Atribucion, AtribucionEvent};
+use alpes_domain::campana::{Campana, CampanaEvent};
+use alpes_domain::comision::{Comision, ComisionEvent};
+use alpes_domain::interaccion::{Interaccion, InteraccionEvent};
+use alpes_domain::RuleViolation;
+use alpes_event_store::{Consumer, ConsumerError, Position, RecordedEvent, StoreError};
+use cqrs_es::Aggregate;
+use uuid::Uuid;
+
+use super::database::{Rejection, SagaDatabase, Write};
+use crate::{CommandContext, CommandError, Executed};
+
+/// An event of one of the four aggregates, decoded (and upcast).
+#[derive(Debug, Clone)]
+pub(crate) enum AnyEvent {
+    Campana(CampanaEvent),
+    Interaccion(InteraccionEvent),
+    Atribucion(AtribucionEvent),
+    Comision(ComisionEvent),
+}
+
+/// An event a reactor is interested in, with where it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Received {
+    /// The id of the aggregate that recorded it.
+    pub aggregate_id: Uuid,
+    pub event: AnyEvent,
+    /// `{stream}#{sequence}`: the causation id of every command sent in reaction to it.
+    pub causa: String,
+    /// The correlation id (the journey) recorded with it, if any.
+    pub correlation: Option<String>,
+}
+
+/// One reaction of the saga, run by a [`SagaConsumer`].
+#[async_trait::async_trait]
+pub(crate) trait Reactor: Send + Sync + 'static {
+    /// The consumer's name (key of its checkpoint and lease) and the actor of its commands.
+    fn name(&self) -> &'static str;
+
+    /// Whether events of this type are worth decoding (learned or reacted to).
+    fn interested(&self, aggregate_type: &str, event_type: &str) -> bool;
+
+    /// The idempotent writes that record what the service learns from `event`.
+    fn learn(&self, _event: &Received) -> Vec<Write> {
+        Vec::new()
+    }
+
+    /// Whether `event` calls for [`Reactor::react`].
+    fn reacts_to(&self, event: &Received) -> bool;
+
+    /// Sends the commands `event` calls for. Reads of the reactor's tables see what was
+    /// learned up to and including `event`.
+    async fn react(&self, event: &Received, reaction: &Reaction<'_>) -> Result<(), ConsumerError>;
+}
+
+/// Runs a [`Reactor`] as a consumer of the global log.
+pub(crate) struct SagaConsumer<R> {
+    reactor: R,
+    database: SagaDatabase,
+}
+
+impl<R: Reactor> SagaConsumer<R> {
+    pub fn new(reactor: R, database: SagaDatabase) -> Self {
+        SagaConsumer { reactor, database }
+    }
+
+    /// Decodes `recorded` when the reactor is interested in it.
+    fn receive(&self, recorded: &RecordedEvent) -> Result<Option<Received>, StoreError> {
+        let event = &recorded.event;
+        if !self
+            .reactor
+            .interested(&event.aggregate_type, &event.event_type)
+        {
+            return Ok(None);
+        }
+        let decoded = match event.aggregate_type.as_str() {
+            Campana::TYPE => AnyEvent::Campana(recorded.decode::<Campana>()?.payload),
+            Interaccion::TYPE => AnyEvent::Interaccion(recorded.decode::<Interaccion>()?.payload),
+            Atribucion::TYPE => AnyEvent::Atribucion(recorded.decode::<Atribucion>()?.payload),
+            Comision::TYPE => AnyEvent::Comision(recorded.decode::<Comision>()?.payload),
+            _ => return Ok(None),
+        };
+        let Ok(aggregate_id) = event.aggregate_id.parse::<Uuid>() else {
+            tracing::warn!(
+                consumer = self.reactor.name(),
+                stream = %recorded.stream(),
+                "skipping an event whose aggregate id is not a UUID"
+            );
+            return Ok(None);
+        };
+        Ok(Some(Received {
+            aggregate_id,
+            event: decoded,
+            causa: format!("{}#{}", recorded.stream(), event.sequence),
+            correlation: recorded.metadata().remove("correlation_id"),
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl<R: Reactor> Consumer for SagaConsumer<R> {
+    fn name(&self) -> &str {
+        self.reactor.name()
+    }
+
+    async fn checkpoint(&self) -> Result<Position, ConsumerError> {
+        Ok(self.database.checkpoint(self.reactor.name()).await?)
+    }
+
+    async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ConsumerError> {
+        let name = self.reactor.name();
+        let mut learned: Vec<Write> = Vec::new();
+        // The last event of this batch that was fully handled.
+        let mut handled: Option<Position> = None;
+        for recorded in batch {
+            if let Some(received) = self.receive(recorded)? {
+                learned.extend(self.reactor.learn(&received));
+                if self.reactor.reacts_to(&received) {
+                    // Nothing learned since the last commit: the committed checkpoint (older)
+                    // already replays exactly the same state.
+                    if !learned.is_empty() {
+                        self.database.commit(name, &learned, handled).await?;
+                        learned.clear();
+                    }
+                    let reaction = Reaction {
+                        consumer: name,
+                        database: &self.database,
+                        event: &received,
+                    };
+                    self.reactor.react(&received, &reaction).await?;
+                }
+            }
+            handled = Some(recorded.position);
+        }
+        self.database.commit(name, &learned, handled).await?;
+        Ok(())
+    }
+}
+
+/// What a reactor needs while reacting to one event: the metadata of its commands and the
+/// handling of their outcomes.
+pub(crate) struct Reaction<'a> {
+    consumer: &'static str,
+    database: &'a SagaDatabase,
+    event: &'a Received,
+}
+
+impl Reaction<'_> {
+    /// The saga's tables.
+    pub fn database(&self) -> &SagaDatabase {
+        self.database
+    }
+
+    /// The metadata of a command caused by the event: correlated with `journey` (or, when
+    /// the event does not name it, with the event's own correlation id), caused by the
+    /// event, sent by the reactor.
+    pub fn context(&self, journey: Option<Uuid>) -> CommandContext {
+        CommandContext {
+            correlation_id: journey
+                .map(|journey| journey.to_string())
+                .or_else(|| self.event.correlation.clone()),
+            causation_id: Some(self.event.causa.clone()),
+            actor: self.consumer.to_string(),
+            request_id: None,
+        }
+    }
+
+    /// Sorts a command's outcome: carried out, or rejected by the aggregate (logged,
+    /// recorded, returned so the reactor can compensate), or failed in the store (the batch
+    /// fails and is retried).
+    pub async fn settle<E>(
+        &self,
+        aggregate: &str,
+        command: &str,
+        result: Result<Executed, CommandError<E>>,
+    ) -> Result<Result<Executed, E>, ConsumerError>
+    where
+        E: RuleViolation + Send + Sync + 'static,
+    {
+        match result {
+            Ok(executed) => Ok(Ok(executed)),
+            Err(CommandError::Rejected(error)) => {
+                self.skip(aggregate, command, error.code(), &error.to_string())
+                    .await?;
+                Ok(Err(error))
+            }
+            Err(error) => Err(ConsumerError::new(error)),
+        }
+    }
+
+    /// Logs and records a command that is not carried out, and moves on.
+    pub async fn skip(
+        &self,
+        aggregate: &str,
+        command: &str,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), ConsumerError> {
+        tracing::warn!(
+            consumer = self.consumer,
+            causa = %self.event.causa,
+            aggregate,
+            command,
+            code,
+            reason,
+            "saga command rejected; skipped"
+        );
+        let rejection = Rejection {
+            consumer: self.consumer,
+            causa: &self.event.causa,
+            aggregate,
+            command,
+            code,
+            reason,
+        };
+        Ok(self.database.record_rejection(&rejection).await?)
+    }
+}
+
+/// `{Aggregate}-{id}`, the stream of an aggregate.
+pub(crate) fn stream<A: Aggregate>(id: Uuid) -> String {
+    format!("{}-{id}", A::TYPE)
+}
