@@ -36,8 +36,10 @@ pub fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-fn write_string(text: &str, out: &mut String) {
-    out.push_str(&Value::String(text.to_string()).to_string());
+/// Appends `text` as a JSON string literal.
+pub fn write_string(text: &str, out: &mut String) {
+    // Serializing a str cannot fail.
+    out.push_str(&serde_json::to_string(text).unwrap_or_default());
 }
 
 /// The canonical form of `value`.

@@ -5,7 +5,7 @@ use std::io::Write;
 use alpes_event_store::{EventLog, Position};
 
 use crate::canonical::canonical;
-use crate::record::{AuditRecord, Trailer, GENESIS_HASH};
+use crate::record::{chain_hash, Fields, Trailer, GENESIS_HASH};
 use crate::{AuditError, ExportFilter};
 
 /// The file format of an export.
@@ -106,7 +106,7 @@ pub async fn export<W: Write>(
                 }
                 scanned += 1;
                 if filter.keeps(event) {
-                    writer.write(AuditRecord::from_event(event))?;
+                    writer.write(&Fields::of_event(event))?;
                 }
             }
             progress(scanned, head);
@@ -125,6 +125,8 @@ struct RecordWriter<W: Write> {
     count: u64,
     first_position: Option<String>,
     last_position: Option<String>,
+    /// Reused for every record's canonical text.
+    line: String,
 }
 
 impl<W: Write> RecordWriter<W> {
@@ -146,24 +148,30 @@ impl<W: Write> RecordWriter<W> {
             count: 0,
             first_position: None,
             last_position: None,
+            line: String::new(),
         })
     }
 
-    fn write(&mut self, mut record: AuditRecord) -> Result<(), AuditError> {
-        record.hash = record.chain_hash(&self.previous_hash);
+    fn write(&mut self, fields: &Fields<'_>) -> Result<(), AuditError> {
+        self.line.clear();
+        fields.write_canonical(None, &mut self.line);
+        let hash = chain_hash(&self.previous_hash, &self.line);
         if let Some(out) = &mut self.jsonl {
-            let value = serde_json::to_value(&record)
-                .map_err(|err| AuditError::Tampered(format!("record not serializable: {err}")))?;
-            writeln!(out, "{}", canonical(&value)).map_err(AuditError::io("writing the export"))?;
+            self.line.clear();
+            fields.write_canonical(Some(&hash), &mut self.line);
+            self.line.push('\n');
+            out.write_all(self.line.as_bytes())
+                .map_err(AuditError::io("writing the export"))?;
         }
         if let Some(csv) = &mut self.csv {
-            csv.write_record(csv_row(&record))
+            csv.write_record(csv_row(fields, &hash))
                 .map_err(|err| csv_error("writing a CSV row", err))?;
         }
-        self.first_position
-            .get_or_insert_with(|| record.position.clone());
-        self.last_position = Some(record.position.clone());
-        self.previous_hash = record.hash;
+        if self.first_position.is_none() {
+            self.first_position = Some(fields.position.to_string());
+        }
+        self.last_position = Some(fields.position.to_string());
+        self.previous_hash = hash;
         self.count += 1;
         Ok(())
     }
@@ -196,24 +204,24 @@ impl<W: Write> RecordWriter<W> {
     }
 }
 
-pub(crate) fn csv_row(record: &AuditRecord) -> Vec<String> {
-    let optional = |value: &Option<String>| value.clone().unwrap_or_default();
+fn csv_row(fields: &Fields<'_>, hash: &str) -> Vec<String> {
+    let optional = |value: Option<&str>| value.unwrap_or_default().to_string();
     vec![
-        record.position.clone(),
-        record.stream.clone(),
-        record.aggregate_type.clone(),
-        record.aggregate_id.clone(),
-        record.sequence.to_string(),
-        record.event_type.clone(),
-        record.stored_version.clone(),
-        record.version.clone(),
-        record.recorded_at.clone(),
-        optional(&record.correlation_id),
-        optional(&record.causation_id),
-        optional(&record.actor),
-        canonical(&record.metadata),
-        canonical(&record.payload),
-        record.hash.clone(),
+        fields.position.to_string(),
+        fields.stream.to_string(),
+        fields.aggregate_type.to_string(),
+        fields.aggregate_id.to_string(),
+        fields.sequence.to_string(),
+        fields.event_type.to_string(),
+        fields.stored_version.to_string(),
+        fields.version.to_string(),
+        fields.recorded_at.to_string(),
+        optional(fields.correlation_id),
+        optional(fields.causation_id),
+        optional(fields.actor),
+        canonical(fields.metadata),
+        canonical(fields.payload),
+        hash.to_string(),
     ]
 }
 
