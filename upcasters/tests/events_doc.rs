@@ -39,8 +39,8 @@ fn fields(value: &Value, path: &str, rows: &mut Vec<(String, String, String)>) {
                 Value::Object(_) => "object (empty)",
             };
             let example = other.to_string();
-            let example = if example.len() > 60 {
-                format!("{}…", &example[..57])
+            let example = if example.chars().count() > 60 {
+                format!("{}…", example.chars().take(57).collect::<String>())
             } else {
                 example
             };
@@ -49,14 +49,24 @@ fn fields(value: &Value, path: &str, rows: &mut Vec<(String, String, String)>) {
     }
 }
 
-fn table(payload: &Value, out: &mut String) {
-    let inner = payload
-        .as_object()
-        .and_then(|m| m.values().next())
-        .cloned()
-        .unwrap_or(Value::Null);
-    let mut rows = Vec::new();
-    fields(&inner, "", &mut rows);
+/// One table for several payloads of the same version: every field any of them has.
+fn table(payloads: &[Value], out: &mut String) {
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for payload in payloads {
+        let inner = payload
+            .as_object()
+            .and_then(|m| m.values().next())
+            .cloned()
+            .unwrap_or(Value::Null);
+        let mut these = Vec::new();
+        fields(&inner, "", &mut these);
+        for row in these {
+            if !rows.iter().any(|known| known.0 == row.0) {
+                rows.push(row);
+            }
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
     if rows.is_empty() || (rows.len() == 1 && rows[0].0.is_empty()) {
         out.push_str("No fields.\n\n");
         return;
@@ -69,8 +79,8 @@ fn table(payload: &Value, out: &mut String) {
     out.push('\n');
 }
 
-/// Old payloads kept as fixtures, by (event type, version).
-fn fixtures() -> BTreeMap<(String, String), (String, Value)> {
+/// Old payloads kept as fixtures, by (event type, version): file names and payloads.
+fn fixtures() -> BTreeMap<(String, String), (Vec<String>, Vec<Value>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut found = BTreeMap::new();
     let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
@@ -86,7 +96,9 @@ fn fixtures() -> BTreeMap<(String, String), (String, Value)> {
             raw["event_version"].as_str().unwrap().to_string(),
         );
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        found.entry(key).or_insert((name, raw["payload"].clone()));
+        let entry: &mut (Vec<String>, Vec<Value>) = found.entry(key).or_default();
+        entry.0.push(name);
+        entry.1.push(raw["payload"].clone());
     }
     found
 }
@@ -123,14 +135,19 @@ fn render() -> String {
             if !chain.is_empty() {
                 let _ = writeln!(out, "Upcast on read: {}.\n", chain.join(", "));
             }
-            table(&sample.payload, &mut out);
-            for ((event_type, version), (file, payload)) in &old {
+            table(std::slice::from_ref(&sample.payload), &mut out);
+            for ((event_type, version), (files, payloads)) in &old {
                 if *event_type == sample.event_type {
+                    let files: Vec<String> = files
+                        .iter()
+                        .map(|file| format!("`upcasters/fixtures/{file}`"))
+                        .collect();
                     let _ = writeln!(
                         out,
-                        "#### {event_type} {version} (old; fixture `upcasters/fixtures/{file}`)\n"
+                        "#### {event_type} {version} (old; fixtures {})\n",
+                        files.join(", ")
                     );
-                    table(payload, &mut out);
+                    table(payloads, &mut out);
                 }
             }
         }

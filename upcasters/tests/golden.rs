@@ -81,6 +81,25 @@ fn interaccion_registrada_1_0_purchase_becomes_2_0() {
 }
 
 #[test]
+fn interaccion_registrada_1_0_partner_click_becomes_2_0() {
+    let event = golden("interaccion_registrada_1_0_click.json");
+    let datos = interaccion(&event);
+    assert_eq!(datos.tipo, TipoInteraccion::Click);
+    assert_eq!(
+        datos.partner_id.map(|id| id.to_string()).as_deref(),
+        Some("7d9e1f2a-3b4c-4d5e-9f6a-7b8c9d0e1f2a")
+    );
+    let compra = interaccion(&upcast_fully(load(
+        "interaccion_registrada_1_0_compra.json",
+    )));
+    assert_eq!(
+        datos.journey_id, compra.journey_id,
+        "same usuario, same journey"
+    );
+    assert!(datos.occurred_at < compra.occurred_at);
+}
+
+#[test]
 fn interaccion_registrada_1_0_without_timestamp_reads_madrid_local_time() {
     let event = golden("interaccion_registrada_1_0_vista.json");
     let datos = interaccion(&event);
