@@ -1,0 +1,367 @@
+//! Rebuilding a projection from the whole log while the live one keeps answering.
+//!
+//! 1. Claim the rebuild (one at a time per projection) and drop the leftovers of an
+//!    interrupted one.
+//! 2. Create `<table>__rebuild` for each of its tables, with the live table's schema.
+//! 3. Replay the log into them, each batch committed with the rebuild's own checkpoint.
+//! 4. Swap, in ONE transaction holding the projection's write lock (the lock every live
+//!    batch takes): apply the tail appended meanwhile, rename live → `<table>__old` and
+//!    rebuild → live, and move the live checkpoint to the rebuild's. A live batch waiting
+//!    for the lock then finds the moved checkpoint and skips what the rebuild applied.
+//! 5. Drop the `__old` tables.
+//!
+//! Interrupted anywhere before the swap commits, the live view is untouched; the next
+//! rebuild drops what was left.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alpes_event_store::{EventLog, EventStoreBackend, Position};
+
+use crate::db::{Dialect, Sql, TableInfo, Views, WriteTx};
+use crate::projector::{Projector, REBUILD_SUFFIX};
+use crate::status::events_after;
+use crate::{ProjectionName, ReadError};
+
+/// Suffix of the live tables being replaced, between the swap and their drop.
+const OLD_SUFFIX: &str = "__old";
+/// Rounds of tail catch-up inside the swap before giving up (the log grows faster than
+/// the rebuild can apply it).
+const MAX_TAIL_ROUNDS: usize = 10_000;
+
+/// How a rebuild reads and decides.
+#[derive(Clone, Debug)]
+pub struct RebuildOptions {
+    /// Events applied per transaction.
+    pub batch_size: usize,
+    /// Another rebuild of the same projection that saved no progress for this long is
+    /// taken as dead, and its tables are dropped.
+    pub stale_after: Duration,
+}
+
+impl Default for RebuildOptions {
+    fn default() -> Self {
+        RebuildOptions {
+            batch_size: 1_000,
+            stale_after: crate::status::STALLED_AFTER,
+        }
+    }
+}
+
+/// What a rebuild did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RebuildReport {
+    /// The projection rebuilt.
+    pub projection: ProjectionName,
+    /// Events read from the log (the whole log, up to the swap).
+    pub events: u64,
+    /// Of those, applied inside the swap (appended while the rebuild ran).
+    pub tail_events: u64,
+    /// The live checkpoint after the swap.
+    pub position: Position,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Hears how a rebuild goes (a progress bar, log lines).
+pub trait RebuildProgress: Send + Sync {
+    /// The replay starts; `total` is the number of events in the log, when known.
+    fn started(&self, projection: ProjectionName, total: Option<u64>);
+    /// `events` more were applied; the replay is at `position`.
+    fn advanced(&self, projection: ProjectionName, events: u64, position: Position);
+    /// The replay caught up; the swap begins.
+    fn swapping(&self, projection: ProjectionName);
+    /// The rebuilt tables are live.
+    fn finished(&self, report: &RebuildReport);
+}
+
+/// A progress listener that ignores everything.
+pub struct NoProgress;
+
+impl RebuildProgress for NoProgress {
+    fn started(&self, _: ProjectionName, _: Option<u64>) {}
+    fn advanced(&self, _: ProjectionName, _: u64, _: Position) {}
+    fn swapping(&self, _: ProjectionName) {}
+    fn finished(&self, _: &RebuildReport) {}
+}
+
+/// Rebuilds `projection` from `backend`'s whole log into `views`; see the module docs.
+pub async fn rebuild(
+    backend: &EventStoreBackend,
+    views: &Views,
+    projection: ProjectionName,
+    options: &RebuildOptions,
+    progress: &dyn RebuildProgress,
+) -> Result<RebuildReport, ReadError> {
+    let started = Instant::now();
+    let log = backend.log();
+    claim(views, projection, options).await?;
+    create_tables(views, projection).await?;
+    let total = events_after(backend, Position::START)
+        .await
+        .ok()
+        .and_then(|(count, exact)| exact.then_some(count));
+    progress.started(projection, total);
+    let projector = Projector::rebuild(projection, views.clone());
+    let (mut position, mut events) = (Position::START, 0u64);
+    loop {
+        let batch = log.read_after(position, options.batch_size.max(1)).await?;
+        let Some(last) = batch.last().map(|event| event.position) else {
+            break;
+        };
+        projector.handle_batch(&batch).await?;
+        position = last;
+        events += batch.len() as u64;
+        progress.advanced(projection, batch.len() as u64, position);
+        if batch.len() < options.batch_size {
+            break;
+        }
+    }
+    progress.swapping(projection);
+    let (position, tail_events) = swap(views, &log, &projector, projection, options).await?;
+    drop_tables(views, projection, OLD_SUFFIX).await?;
+    let report = RebuildReport {
+        projection,
+        events: events + tail_events,
+        tail_events,
+        position,
+        elapsed: started.elapsed(),
+    };
+    tracing::info!(projection = %projection, events = report.events, tail = tail_events,
+        position = %position, seconds = report.elapsed.as_secs_f64(), "projection rebuilt");
+    progress.finished(&report);
+    Ok(report)
+}
+
+/// Rebuilds several projections at once (each as [`rebuild`]); one result per projection,
+/// in the order given.
+pub async fn rebuild_many(
+    backend: &EventStoreBackend,
+    views: &Views,
+    projections: &[ProjectionName],
+    options: &RebuildOptions,
+    progress: Arc<dyn RebuildProgress>,
+) -> Vec<Result<RebuildReport, ReadError>> {
+    let rebuilds = projections
+        .iter()
+        .map(|projection| rebuild(backend, views, *projection, options, progress.as_ref()));
+    futures::future::join_all(rebuilds).await
+}
+
+/// Takes the rebuild of `projection` for this run: refuses when another rebuild saved
+/// progress recently, else forgets any earlier one.
+async fn claim(
+    views: &Views,
+    projection: ProjectionName,
+    options: &RebuildOptions,
+) -> Result<(), ReadError> {
+    let consumer = projection.rebuild_consumer();
+    let mut tx = views
+        .begin_write(&format!("{}{REBUILD_SUFFIX}", projection.as_str()))
+        .await?;
+    if let Some((_, saved_at)) = views.checkpoint_row(&consumer).await? {
+        let ago = chrono::Utc::now() - saved_at;
+        if ago.to_std().unwrap_or_default() < options.stale_after {
+            return Err(ReadError::RebuildRunning {
+                projection: projection.to_string(),
+                seconds_ago: ago.num_seconds(),
+            });
+        }
+        tracing::warn!(projection = %projection, last_progress = %saved_at,
+            "an earlier rebuild was interrupted; starting over");
+    }
+    // Saving START marks the rebuild as running now (its time is the heartbeat).
+    tx.save_checkpoint(&consumer, Position::START).await?;
+    tx.commit().await
+}
+
+/// Drops leftovers and creates `<table>__rebuild` for every table of `projection`, each
+/// with its live table's columns, keys and indexes.
+async fn create_tables(views: &Views, projection: ProjectionName) -> Result<(), ReadError> {
+    drop_tables(views, projection, REBUILD_SUFFIX).await?;
+    drop_tables(views, projection, OLD_SUFFIX).await?;
+    let mut tx = views
+        .begin_write(&format!("{}{REBUILD_SUFFIX}", projection.as_str()))
+        .await?;
+    for table in projection.tables() {
+        for statement in clone_table_ddl(&mut tx, table).await? {
+            tx.execute(
+                &Sql::new(statement),
+                &format!("creating {}{REBUILD_SUFFIX}", table.name),
+            )
+            .await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// Statements creating `<table>__rebuild` like the live `table`.
+async fn clone_table_ddl(tx: &mut WriteTx, table: &TableInfo) -> Result<Vec<String>, ReadError> {
+    let name = table.name;
+    let target = format!("{name}{REBUILD_SUFFIX}");
+    match tx.dialect() {
+        Dialect::Postgres => Ok(vec![format!(
+            "CREATE TABLE \"{target}\" (LIKE \"{name}\" INCLUDING ALL)"
+        )]),
+        Dialect::Sqlite => {
+            let mut sql = Sql::new("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ");
+            sql.bind(name)
+                .push(" AND sql IS NOT NULL ORDER BY type DESC");
+            let rows = tx
+                .fetch_all(&sql, &format!("reading the schema of {name}"))
+                .await?;
+            let generation = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis());
+            let mut statements = Vec::new();
+            for row in rows {
+                let read = |column: &str| {
+                    row.opt_text(column)
+                        .map_err(ReadError::row("sqlite_master"))
+                        .map(Option::unwrap_or_default)
+                };
+                let (kind, object, ddl) = (read("type")?, read("name")?, read("sql")?);
+                let rewritten = match kind.as_str() {
+                    "table" => sqlite_table_ddl(&ddl, &target),
+                    "index" => sqlite_index_ddl(&ddl, &object, &target, generation),
+                    _ => None,
+                };
+                statements.push(rewritten.ok_or_else(|| ReadError::RebuildFailed {
+                    projection: name.to_string(),
+                    reason: format!("cannot copy the schema of {object}: {ddl}"),
+                })?);
+            }
+            Ok(statements)
+        }
+    }
+}
+
+/// `CREATE TABLE x (…)` as `CREATE TABLE "target" (…)`.
+fn sqlite_table_ddl(ddl: &str, target: &str) -> Option<String> {
+    let columns = ddl.find('(')?;
+    Some(format!("CREATE TABLE \"{target}\" {}", &ddl[columns..]))
+}
+
+/// `CREATE [UNIQUE] INDEX name ON x (…)` as an index of `target`, named after `name`
+/// without an earlier generation suffix, plus this rebuild's (index names are global in
+/// SQLite and the rebuilt indexes keep theirs when the table is renamed).
+fn sqlite_index_ddl(ddl: &str, name: &str, target: &str, generation: u128) -> Option<String> {
+    let on = ddl.find(" ON ")?;
+    let columns = on + ddl[on..].find('(')?;
+    let unique = if ddl[..on].to_ascii_uppercase().contains("UNIQUE") {
+        "UNIQUE "
+    } else {
+        ""
+    };
+    let base = name.split("__r").next().unwrap_or(name);
+    Some(format!(
+        "CREATE {unique}INDEX \"{base}__r{generation}\" ON \"{target}\" {}",
+        &ddl[columns..]
+    ))
+}
+
+/// Drops `<table><suffix>` of every table of `projection`, if present.
+async fn drop_tables(
+    views: &Views,
+    projection: ProjectionName,
+    suffix: &str,
+) -> Result<(), ReadError> {
+    for table in projection.tables() {
+        let sql = Sql::new(format!("DROP TABLE IF EXISTS \"{}{suffix}\"", table.name));
+        views
+            .execute(&sql, &format!("dropping {}{suffix}", table.name))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Catches up the tail and swaps the rebuilt tables in, in one transaction under the
+/// projection's write lock; the live checkpoint and how many events the tail had.
+async fn swap(
+    views: &Views,
+    log: &Arc<dyn EventLog>,
+    projector: &Projector,
+    projection: ProjectionName,
+    options: &RebuildOptions,
+) -> Result<(Position, u64), ReadError> {
+    let failed = |reason: String| ReadError::RebuildFailed {
+        projection: projection.to_string(),
+        reason,
+    };
+    let mut tx = views.begin_write(projection.as_str()).await?;
+    let rebuilt = projection.rebuild_consumer();
+    let mut position = tx.load_checkpoint(&rebuilt).await?;
+    let live = tx.load_checkpoint(&projection.consumer()).await?;
+    let mut tail = 0u64;
+    let mut rounds = 0;
+    loop {
+        let batch = log.read_after(position, options.batch_size.max(1)).await?;
+        if batch.is_empty() {
+            break;
+        }
+        rounds += 1;
+        if rounds > MAX_TAIL_ROUNDS {
+            return Err(failed(
+                "the log grew faster than the rebuild could catch up".to_string(),
+            ));
+        }
+        if let Some(last) = projector.apply_in(&mut tx, &batch, position).await? {
+            tail += batch.len() as u64;
+            position = last;
+        }
+    }
+    if position < live {
+        return Err(failed(format!(
+            "the live projection is at {live}, past the end of the log the rebuild read \
+             ({position}); the live view is unchanged"
+        )));
+    }
+    for table in projection.tables() {
+        let name = table.name;
+        for statement in [
+            format!("ALTER TABLE \"{name}\" RENAME TO \"{name}{OLD_SUFFIX}\""),
+            format!("ALTER TABLE \"{name}{REBUILD_SUFFIX}\" RENAME TO \"{name}\""),
+        ] {
+            tx.execute(
+                &Sql::new(statement),
+                &format!("swapping in the rebuilt {name}"),
+            )
+            .await?;
+        }
+    }
+    tx.save_checkpoint(&projection.consumer(), position).await?;
+    tx.delete_checkpoint(&rebuilt).await?;
+    tx.commit().await?;
+    Ok((position, tail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_is_copied_under_the_rebuild_name() {
+        assert_eq!(
+            sqlite_table_ddl(
+                "CREATE TABLE \"campanas\" (id text NOT NULL)",
+                "campanas__rebuild"
+            )
+            .as_deref(),
+            Some("CREATE TABLE \"campanas__rebuild\" (id text NOT NULL)")
+        );
+    }
+
+    #[test]
+    fn an_index_is_copied_under_a_new_generation_name() {
+        let ddl = "CREATE INDEX campanas_seq__r17 ON \"campanas\" (seq_high, seq_low)";
+        assert_eq!(
+            sqlite_index_ddl(ddl, "campanas_seq__r17", "campanas__rebuild", 42).as_deref(),
+            Some("CREATE INDEX \"campanas_seq__r42\" ON \"campanas__rebuild\" (seq_high, seq_low)")
+        );
+        let unique = "CREATE UNIQUE INDEX u ON t (a)";
+        assert_eq!(
+            sqlite_index_ddl(unique, "u", "t__rebuild", 1).as_deref(),
+            Some("CREATE UNIQUE INDEX \"u__r1\" ON \"t__rebuild\" (a)")
+        );
+    }
+}
