@@ -15,6 +15,7 @@ pub mod atribucion;
 mod cache;
 pub mod comisiones;
 pub mod db;
+mod dump;
 mod error;
 mod log_event;
 pub mod marketing;

@@ -118,6 +118,23 @@ impl Env {
         count as u64
     }
 
+    /// The distinct event types in the log.
+    pub async fn event_types(&self) -> std::collections::BTreeSet<String> {
+        let types: Vec<String> = if let Some(store) = self.backend.as_sqlite() {
+            sqlx::query_scalar("SELECT DISTINCT event_type FROM events")
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+        } else {
+            let store = self.backend.as_postgres().unwrap();
+            sqlx::query_scalar("SELECT DISTINCT event_type FROM events")
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+        };
+        types.into_iter().collect()
+    }
+
     /// Waits until every projection has applied every event committed so far.
     pub async fn wait_until_caught_up(&self) {
         let committed = self.committed_events().await;
