@@ -17,12 +17,17 @@ pub enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Inspect and rebuild the read side's projections.
+    #[command(subcommand)]
+    Projections(crate::projections::ProjectionsCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Throughput of the event store: W1 appends, W2 commands, W3 log reads.
     Store(BenchStoreArgs),
+    /// Projection catch-up rate and query latency of the views.
+    Project(crate::projections::BenchProjectArgs),
 }
 
 #[derive(Debug, Args)]
