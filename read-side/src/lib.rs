@@ -17,6 +17,7 @@ pub mod comisiones;
 pub mod db;
 mod dump;
 mod error;
+mod fanout;
 mod log_event;
 pub mod marketing;
 mod names;
@@ -37,9 +38,7 @@ pub use error::ReadError;
 pub use pagination::{Page, Paged, MAX_PAGE_SIZE};
 pub use projector::{ProjectionName, Projector};
 pub use rebuild::{rebuild, rebuild_many, RebuildOptions, RebuildProgress, RebuildReport};
-pub use start::{
-    default_views_url, start, start_with, RunningProjections, RunningProjector, DEFAULT_BATCH_SIZE,
-};
+pub use start::{default_views_url, start, start_with, RunningProjections, DEFAULT_BATCH_SIZE};
 pub use status::{ProjectionState, ProjectionStatus};
 
 use projector::Projection;

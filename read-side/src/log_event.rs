@@ -89,24 +89,125 @@ pub(crate) fn decode(
     wanted: Aggregates,
     projection: &str,
 ) -> Result<Option<LogEvent>, ReadError> {
+    decode_event(recorded, wanted).map_err(|reason| ReadError::UnreadableEvent {
+        projection: projection.to_string(),
+        position: recorded.position,
+        reason,
+    })
+}
+
+/// An event of the log decoded once on behalf of every projection.
+#[derive(Debug)]
+pub(crate) enum Decoded {
+    /// An event of one of the four aggregates.
+    Event(LogEvent),
+    /// An event of one of them that this code cannot read: the projections that read
+    /// that aggregate fail on it, the others pass it by.
+    Unreadable {
+        position: Position,
+        aggregate: Aggregates,
+        reason: String,
+    },
+    /// An event of an aggregate no projection reads.
+    Other { position: Position },
+}
+
+impl Decoded {
+    /// Decodes `recorded` for every projection.
+    pub(crate) fn of(recorded: &RecordedEvent) -> Decoded {
+        match decode_event(recorded, Aggregates::ALL) {
+            Ok(Some(event)) => Decoded::Event(event),
+            Ok(None) => Decoded::Other {
+                position: recorded.position,
+            },
+            Err(reason) => Decoded::Unreadable {
+                position: recorded.position,
+                aggregate: Aggregates::of_type(&recorded.event.aggregate_type),
+                reason,
+            },
+        }
+    }
+
+    /// Where the event is in the log.
+    pub(crate) fn position(&self) -> Position {
+        match self {
+            Decoded::Event(event) => event.position,
+            Decoded::Unreadable { position, .. } | Decoded::Other { position } => *position,
+        }
+    }
+
+    /// The event, if `projection` (which reads `wanted`) reads it.
+    pub(crate) fn for_projection(
+        &self,
+        wanted: Aggregates,
+        projection: &str,
+    ) -> Result<Option<&LogEvent>, ReadError> {
+        match self {
+            Decoded::Event(event) if wanted.reads(&event.event) => Ok(Some(event)),
+            Decoded::Unreadable {
+                position,
+                aggregate,
+                reason,
+            } if wanted.overlaps(*aggregate) => Err(ReadError::UnreadableEvent {
+                projection: projection.to_string(),
+                position: *position,
+                reason: reason.clone(),
+            }),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl Aggregates {
+    /// The aggregate named `aggregate_type` (none when unknown).
+    fn of_type(aggregate_type: &str) -> Aggregates {
+        Aggregates {
+            campana: aggregate_type == Campana::TYPE,
+            interaccion: aggregate_type == Interaccion::TYPE,
+            atribucion: aggregate_type == Atribucion::TYPE,
+            comision: aggregate_type == Comision::TYPE,
+        }
+    }
+
+    /// Whether `event` is of one of these aggregates.
+    fn reads(&self, event: &DomainEvent) -> bool {
+        match event {
+            DomainEvent::Campana(_) => self.campana,
+            DomainEvent::Interaccion(_) => self.interaccion,
+            DomainEvent::Atribucion(_) => self.atribucion,
+            DomainEvent::Comision(_) => self.comision,
+        }
+    }
+
+    /// Whether the two sets share an aggregate.
+    fn overlaps(&self, other: Aggregates) -> bool {
+        (self.campana && other.campana)
+            || (self.interaccion && other.interaccion)
+            || (self.atribucion && other.atribucion)
+            || (self.comision && other.comision)
+    }
+}
+
+/// Decodes `recorded` when it belongs to one of `wanted`; the reason when it cannot.
+fn decode_event(recorded: &RecordedEvent, wanted: Aggregates) -> Result<Option<LogEvent>, String> {
     let aggregate = recorded.event.aggregate_type.as_str();
     let event = match aggregate {
         _ if aggregate == Campana::TYPE && wanted.campana => {
-            DomainEvent::Campana(payload::<CampanaEvent>(recorded, projection)?)
+            DomainEvent::Campana(payload::<CampanaEvent>(recorded)?)
         }
         _ if aggregate == Interaccion::TYPE && wanted.interaccion => {
-            DomainEvent::Interaccion(payload::<InteraccionEvent>(recorded, projection)?)
+            DomainEvent::Interaccion(payload::<InteraccionEvent>(recorded)?)
         }
         _ if aggregate == Atribucion::TYPE && wanted.atribucion => {
-            DomainEvent::Atribucion(payload::<AtribucionEvent>(recorded, projection)?)
+            DomainEvent::Atribucion(payload::<AtribucionEvent>(recorded)?)
         }
         _ if aggregate == Comision::TYPE && wanted.comision => {
-            DomainEvent::Comision(payload::<ComisionEvent>(recorded, projection)?)
+            DomainEvent::Comision(payload::<ComisionEvent>(recorded)?)
         }
         _ => return Ok(None),
     };
     let aggregate_id = Uuid::parse_str(&recorded.event.aggregate_id)
-        .map_err(|error| unreadable(recorded, projection, format!("aggregate id: {error}")))?;
+        .map_err(|error| unreadable(recorded, format!("aggregate id: {error}")))?;
     let actor = recorded
         .event
         .metadata
@@ -125,17 +226,16 @@ pub(crate) fn decode(
 
 /// The payload as `E`, refusing a version this code does not read (the log hands out
 /// upcast events, so any other version is one no upcaster brought forward).
-fn payload<E>(recorded: &RecordedEvent, projection: &str) -> Result<E, ReadError>
+fn payload<E>(recorded: &RecordedEvent) -> Result<E, String>
 where
     E: cqrs_es::DomainEvent + for<'de> Deserialize<'de>,
 {
     // Deserializing from a reference to the parsed payload avoids copying it.
     let event = E::deserialize(&recorded.event.payload)
-        .map_err(|error| unreadable(recorded, projection, format!("payload: {error}")))?;
+        .map_err(|error| unreadable(recorded, format!("payload: {error}")))?;
     if event.event_version() != recorded.event.event_version {
         return Err(unreadable(
             recorded,
-            projection,
             format!(
                 "{} is at version {}, this code reads version {}",
                 recorded.event.event_type,
@@ -147,14 +247,10 @@ where
     Ok(event)
 }
 
-fn unreadable(recorded: &RecordedEvent, projection: &str, reason: String) -> ReadError {
-    ReadError::UnreadableEvent {
-        projection: projection.to_string(),
-        position: recorded.position,
-        reason: format!(
-            "{}#{}: {reason}",
-            recorded.stream(),
-            recorded.event.sequence
-        ),
-    }
+fn unreadable(recorded: &RecordedEvent, reason: String) -> String {
+    format!(
+        "{}#{}: {reason}",
+        recorded.stream(),
+        recorded.event.sequence
+    )
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use alpes_event_store::{Consumer, ConsumerError, Position, RecordedEvent};
 
 use crate::db::{TableInfo, Views, WriteTx};
+use crate::fanout::DecodedBatch;
 use crate::log_event::{decode, Aggregates, LogEvent};
 use crate::ReadError;
 
@@ -134,7 +135,7 @@ pub(crate) trait Projection: Send + Sync + 'static {
         &self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError>;
 }
 
@@ -200,10 +201,50 @@ impl Projector {
                 events.push(event);
             }
         }
+        let events: Vec<&LogEvent> = events.iter().collect();
         if !events.is_empty() {
             self.projection.apply(tx, &self.tables, &events).await?;
         }
         Ok(Some(last))
+    }
+
+    /// Applies a batch the log was read and decoded for once on behalf of several
+    /// projectors (see [`crate::fanout`]), and moves the checkpoint, in one transaction.
+    /// The position it is at afterwards.
+    pub(crate) async fn handle_decoded(&self, batch: &DecodedBatch) -> Result<Position, ReadError> {
+        let mut tx = self.views.begin_write(&self.lock).await?;
+        let checkpoint = tx.load_checkpoint(&self.consumer).await?;
+        if batch.last <= checkpoint {
+            return Ok(checkpoint);
+        }
+        let name = self.projection.name().as_str();
+        let wanted = self.projection.aggregates();
+        let mut events = Vec::with_capacity(batch.events.len());
+        for decoded in &batch.events {
+            if decoded.position() <= checkpoint {
+                continue;
+            }
+            if let Some(event) = decoded.for_projection(wanted, name)? {
+                events.push(event);
+            }
+        }
+        if !events.is_empty() {
+            self.projection
+                .apply(&mut tx, &self.tables, &events)
+                .await?;
+        }
+        tx.save_checkpoint(&self.consumer, batch.last).await?;
+        tx.commit().await?;
+        Ok(batch.last)
+    }
+
+    /// Its saved checkpoint.
+    pub(crate) async fn saved_checkpoint(&self) -> Result<Position, ReadError> {
+        Ok(self
+            .views
+            .checkpoint_row(&self.consumer)
+            .await?
+            .map_or(Position::START, |(position, _)| position))
     }
 
     /// Applies `batch` and moves the checkpoint, in one transaction. Events at or before
@@ -227,12 +268,7 @@ impl Consumer for Projector {
     }
 
     async fn checkpoint(&self) -> Result<Position, ConsumerError> {
-        let saved = self
-            .views
-            .checkpoint_row(&self.consumer)
-            .await
-            .map_err(ConsumerError::new)?;
-        Ok(saved.map_or(Position::START, |(position, _)| position))
+        self.saved_checkpoint().await.map_err(ConsumerError::new)
     }
 
     async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ConsumerError> {

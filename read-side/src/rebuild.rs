@@ -13,12 +13,14 @@
 //! Interrupted anywhere before the swap commits, the live view is untouched; the next
 //! rebuild drops what was left.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alpes_event_store::{EventLog, EventStoreBackend, Position};
 
 use crate::db::{Dialect, Sql, TableInfo, Views, WriteTx};
+use crate::fanout::{apply_to_members, slowest, Member, Read, Reader};
 use crate::projector::{Projector, REBUILD_SUFFIX};
 use crate::status::events_after;
 use crate::{ProjectionName, ReadError};
@@ -93,32 +95,181 @@ pub async fn rebuild(
     options: &RebuildOptions,
     progress: &dyn RebuildProgress,
 ) -> Result<RebuildReport, ReadError> {
+    let mut results = rebuild_all(backend, views, &[projection], options, progress).await;
+    results.pop().unwrap_or_else(|| {
+        Err(ReadError::RebuildFailed {
+            projection: projection.to_string(),
+            reason: "nothing was rebuilt".to_string(),
+        })
+    })
+}
+
+/// Rebuilds several projections at once, reading the log once for all of them (each as
+/// [`rebuild`] otherwise); one result per projection, in the order given.
+pub async fn rebuild_many(
+    backend: &EventStoreBackend,
+    views: &Views,
+    projections: &[ProjectionName],
+    options: &RebuildOptions,
+    progress: Arc<dyn RebuildProgress>,
+) -> Vec<Result<RebuildReport, ReadError>> {
+    rebuild_all(backend, views, projections, options, progress.as_ref()).await
+}
+
+async fn rebuild_all(
+    backend: &EventStoreBackend,
+    views: &Views,
+    projections: &[ProjectionName],
+    options: &RebuildOptions,
+    progress: &dyn RebuildProgress,
+) -> Vec<Result<RebuildReport, ReadError>> {
     let started = Instant::now();
     let log = backend.log();
-    claim(views, projection, options).await?;
-    create_tables(views, projection).await?;
+    let mut outcomes: Vec<Option<Result<RebuildReport, ReadError>>> = Vec::new();
+    let mut members = Vec::new();
+    for projection in projections {
+        match prepare(views, *projection, options).await {
+            Ok(member) => {
+                outcomes.push(None);
+                members.push(member);
+            }
+            Err(error) => outcomes.push(Some(Err(error))),
+        }
+    }
     let total = events_after(backend, Position::START)
         .await
         .ok()
         .and_then(|(count, exact)| exact.then_some(count));
-    progress.started(projection, total);
-    let projector = Projector::rebuild(projection, views.clone());
-    let (mut position, mut events) = (Position::START, 0u64);
-    loop {
-        let batch = log.read_after(position, options.batch_size.max(1)).await?;
-        let Some(last) = batch.last().map(|event| event.position) else {
-            break;
+    for member in &members {
+        progress.started(member.projector.projection(), total);
+    }
+    let (events, mut failures) = replay(&log, &mut members, options, progress).await;
+    let swaps = members
+        .iter()
+        .zip(&events)
+        .filter(|(member, _)| member.active)
+        .map(|(member, events)| finish(views, &log, member, *events, options, started, progress));
+    let mut finished = futures::future::join_all(swaps).await.into_iter();
+    for member in &members {
+        let projection = member.projector.projection();
+        let outcome = if member.active {
+            finished.next().unwrap_or_else(|| {
+                Err(ReadError::RebuildFailed {
+                    projection: projection.to_string(),
+                    reason: "its swap did not run".to_string(),
+                })
+            })
+        } else {
+            Err(failures
+                .remove(&projection)
+                .unwrap_or_else(|| ReadError::RebuildFailed {
+                    projection: projection.to_string(),
+                    reason: "it failed while replaying the log".to_string(),
+                }))
         };
-        projector.handle_batch(&batch).await?;
-        position = last;
-        events += batch.len() as u64;
-        progress.advanced(projection, batch.len() as u64, position);
-        if batch.len() < options.batch_size {
+        if let Some(slot) = projections
+            .iter()
+            .position(|name| *name == projection)
+            .and_then(|index| outcomes.get_mut(index))
+        {
+            *slot = Some(outcome);
+        }
+    }
+    outcomes
+        .into_iter()
+        .zip(projections)
+        .map(|(outcome, projection)| {
+            outcome.unwrap_or_else(|| {
+                Err(ReadError::RebuildFailed {
+                    projection: projection.to_string(),
+                    reason: "it was not rebuilt".to_string(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// Claims the rebuild and creates its tables; the rebuild's projector at the start.
+async fn prepare(
+    views: &Views,
+    projection: ProjectionName,
+    options: &RebuildOptions,
+) -> Result<Member, ReadError> {
+    claim(views, projection, options).await?;
+    create_tables(views, projection).await?;
+    Member::at_checkpoint(Projector::rebuild(projection, views.clone())).await
+}
+
+/// Replays the log into every member's tables, reading it once for all, until a read
+/// comes back short (caught up, but for what is appended meanwhile). The events each
+/// member applied, and why those that failed did (they are made inactive).
+async fn replay(
+    log: &Arc<dyn EventLog>,
+    members: &mut [Member],
+    options: &RebuildOptions,
+    progress: &dyn RebuildProgress,
+) -> (Vec<u64>, HashMap<ProjectionName, ReadError>) {
+    let mut events = vec![0u64; members.len()];
+    let mut failures = HashMap::new();
+    let Some(from) = slowest(members) else {
+        return (events, failures);
+    };
+    let batch_size = options.batch_size.max(1);
+    let mut reader = Reader::spawn(log.clone(), from, batch_size, false, Duration::ZERO);
+    while let Some(read) = reader.next().await {
+        let batch = match read {
+            Read::Batch(batch) => batch,
+            Read::CaughtUp => break,
+            Read::Failed(error) => {
+                let reason = error.to_string();
+                for member in members.iter_mut().filter(|member| member.active) {
+                    member.active = false;
+                    let projection = member.projector.projection();
+                    failures.insert(
+                        projection,
+                        ReadError::RebuildFailed {
+                            projection: projection.to_string(),
+                            reason: format!("reading the log: {reason}"),
+                        },
+                    );
+                }
+                break;
+            }
+        };
+        for outcome in apply_to_members(members, &batch).await {
+            let member = &mut members[outcome.index];
+            let projection = member.projector.projection();
+            match outcome.result {
+                Ok(position) => {
+                    events[outcome.index] += outcome.events;
+                    progress.advanced(projection, outcome.events, position);
+                }
+                Err(error) => {
+                    member.active = false;
+                    failures.insert(projection, error);
+                }
+            }
+        }
+        if !batch.full {
             break;
         }
     }
+    (events, failures)
+}
+
+/// Swaps a replayed member in and drops the old tables.
+async fn finish(
+    views: &Views,
+    log: &Arc<dyn EventLog>,
+    member: &Member,
+    events: u64,
+    options: &RebuildOptions,
+    started: Instant,
+    progress: &dyn RebuildProgress,
+) -> Result<RebuildReport, ReadError> {
+    let projection = member.projector.projection();
     progress.swapping(projection);
-    let (position, tail_events) = swap(views, &log, &projector, projection, options).await?;
+    let (position, tail_events) = swap(views, log, &member.projector, projection, options).await?;
     drop_tables(views, projection, OLD_SUFFIX).await?;
     let report = RebuildReport {
         projection,
@@ -131,21 +282,6 @@ pub async fn rebuild(
         position = %position, seconds = report.elapsed.as_secs_f64(), "projection rebuilt");
     progress.finished(&report);
     Ok(report)
-}
-
-/// Rebuilds several projections at once (each as [`rebuild`]); one result per projection,
-/// in the order given.
-pub async fn rebuild_many(
-    backend: &EventStoreBackend,
-    views: &Views,
-    projections: &[ProjectionName],
-    options: &RebuildOptions,
-    progress: Arc<dyn RebuildProgress>,
-) -> Vec<Result<RebuildReport, ReadError>> {
-    let rebuilds = projections
-        .iter()
-        .map(|projection| rebuild(backend, views, *projection, options, progress.as_ref()));
-    futures::future::join_all(rebuilds).await
 }
 
 /// Takes the rebuild of `projection` for this run: refuses when another rebuild saved

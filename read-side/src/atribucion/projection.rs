@@ -39,7 +39,7 @@ impl Projection for AtribucionProjection {
         &self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError> {
         let mut atribuciones = RowCache::<AtribucionRow>::new();
         let mut creditos = RowCache::<CreditoRow>::new();

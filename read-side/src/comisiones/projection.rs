@@ -44,7 +44,7 @@ impl Projection for ComisionesProjection {
         &self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError> {
         let mut batch = Batch::new();
         batch.load(tx, tables, events).await?;
@@ -122,7 +122,7 @@ impl Batch {
         &mut self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError> {
         let changed = events.iter().filter_map(|event| match event.event {
             DomainEvent::Comision(ComisionEvent::ComisionReservada { .. }) => None,

@@ -74,7 +74,7 @@ impl Projection for MarketingProjection {
         &self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError> {
         let mut batch = Batch::new();
         batch.load(tx, tables, events).await?;
@@ -142,7 +142,7 @@ impl Batch {
         &mut self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError> {
         let mut interacciones = Vec::new();
         let mut comisiones = Vec::new();

@@ -51,7 +51,7 @@ impl Projection for SagaProjection {
         &self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError> {
         let mut batch = Batch::new();
         batch.load(tx, tables, events).await?;
@@ -92,7 +92,7 @@ impl Batch {
         &mut self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError> {
         let mut referencias = Vec::new();
         let mut journeys = Vec::new();

@@ -39,7 +39,7 @@ impl Projection for TrackingProjection {
         &self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError> {
         let mut batch = Batch::default();
         batch.load(tx, tables, events).await?;
@@ -84,7 +84,7 @@ impl Batch {
         &mut self,
         tx: &mut WriteTx,
         tables: &TableNames,
-        events: &[LogEvent],
+        events: &[&LogEvent],
     ) -> Result<(), ReadError> {
         let discarded = events.iter().filter_map(|event| match event.event {
             DomainEvent::Interaccion(InteraccionEvent::InteraccionDescartada { .. }) => {
