@@ -2,8 +2,11 @@
 //!
 //! 1. Claim the rebuild (one at a time per projection) and drop the leftovers of an
 //!    interrupted one.
-//! 2. Create `<table>__rebuild` for each of its tables, with the live table's schema.
-//! 3. Replay the log into them, each batch committed with the rebuild's own checkpoint.
+//! 2. Create `<table>__rebuild` for each of its tables, with the live table's columns and
+//!    primary key.
+//! 3. Replay the log into them, each batch committed with the rebuild's own checkpoint
+//!    (the log is read once for every projection rebuilt together), then create the
+//!    live tables' other indexes on them.
 //! 4. Swap, in ONE transaction holding the projection's write lock (the lock every live
 //!    batch takes): apply the tail appended meanwhile, rename live → `<table>__old` and
 //!    rebuild → live, and move the live checkpoint to the rebuild's. A live batch waiting
@@ -127,11 +130,13 @@ async fn rebuild_all(
     let log = backend.log();
     let mut outcomes: Vec<Option<Result<RebuildReport, ReadError>>> = Vec::new();
     let mut members = Vec::new();
+    let mut indexes = Vec::new();
     for projection in projections {
         match prepare(views, *projection, options).await {
-            Ok(member) => {
+            Ok((member, statements)) => {
                 outcomes.push(None);
                 members.push(member);
+                indexes.push(statements);
             }
             Err(error) => outcomes.push(Some(Err(error))),
         }
@@ -147,8 +152,13 @@ async fn rebuild_all(
     let swaps = members
         .iter()
         .zip(&events)
-        .filter(|(member, _)| member.active)
-        .map(|(member, events)| finish(views, &log, member, *events, options, started, progress));
+        .zip(&indexes)
+        .filter(|((member, _), _)| member.active)
+        .map(|((member, events), indexes)| {
+            finish(
+                views, &log, member, *events, indexes, options, started, progress,
+            )
+        });
     let mut finished = futures::future::join_all(swaps).await.into_iter();
     for member in &members {
         let projection = member.projector.projection();
@@ -194,10 +204,11 @@ async fn prepare(
     views: &Views,
     projection: ProjectionName,
     options: &RebuildOptions,
-) -> Result<Member, ReadError> {
+) -> Result<(Member, Vec<String>), ReadError> {
     claim(views, projection, options).await?;
-    create_tables(views, projection).await?;
-    Member::at_checkpoint(Projector::rebuild(projection, views.clone())).await
+    let indexes = create_tables(views, projection).await?;
+    let member = Member::at_checkpoint(Projector::rebuild(projection, views.clone())).await?;
+    Ok((member, indexes))
 }
 
 /// Replays the log into every member's tables, reading it once for all, until a read
@@ -257,17 +268,20 @@ async fn replay(
     (events, failures)
 }
 
-/// Swaps a replayed member in and drops the old tables.
+/// Indexes a replayed member's tables, swaps them in and drops the old ones.
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     views: &Views,
     log: &Arc<dyn EventLog>,
     member: &Member,
     events: u64,
+    indexes: &[String],
     options: &RebuildOptions,
     started: Instant,
     progress: &dyn RebuildProgress,
 ) -> Result<RebuildReport, ReadError> {
     let projection = member.projector.projection();
+    create_indexes(views, projection, indexes).await?;
     progress.swapping(projection);
     let (position, tail_events) = swap(views, log, &member.projector, projection, options).await?;
     drop_tables(views, projection, OLD_SUFFIX).await?;
@@ -313,32 +327,91 @@ async fn claim(
 
 /// Drops leftovers and creates `<table>__rebuild` for every table of `projection`, each
 /// with its live table's columns, keys and indexes.
-async fn create_tables(views: &Views, projection: ProjectionName) -> Result<(), ReadError> {
+async fn create_tables(
+    views: &Views,
+    projection: ProjectionName,
+) -> Result<Vec<String>, ReadError> {
     drop_tables(views, projection, REBUILD_SUFFIX).await?;
     drop_tables(views, projection, OLD_SUFFIX).await?;
     let mut tx = views
         .begin_write(&format!("{}{REBUILD_SUFFIX}", projection.as_str()))
         .await?;
+    let mut indexes = Vec::new();
     for table in projection.tables() {
-        for statement in clone_table_ddl(&mut tx, table).await? {
+        let schema = clone_schema(&mut tx, table).await?;
+        for statement in schema.table {
             tx.execute(
                 &Sql::new(statement),
                 &format!("creating {}{REBUILD_SUFFIX}", table.name),
             )
             .await?;
         }
+        indexes.extend(schema.indexes);
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(indexes)
 }
 
-/// Statements creating `<table>__rebuild` like the live `table`.
-async fn clone_table_ddl(tx: &mut WriteTx, table: &TableInfo) -> Result<Vec<String>, ReadError> {
+/// Creates the secondary indexes of the rebuilt tables (after the replay: building an
+/// index once costs far less than keeping it up to date row by row).
+async fn create_indexes(
+    views: &Views,
+    projection: ProjectionName,
+    indexes: &[String],
+) -> Result<(), ReadError> {
+    for statement in indexes {
+        views
+            .execute(
+                &Sql::new(statement.as_str()),
+                &format!("indexing the rebuilt tables of {projection}"),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// How to create `<table>__rebuild` like a live table: the table with its primary key,
+/// then its other indexes.
+struct ClonedSchema {
+    table: Vec<String>,
+    indexes: Vec<String>,
+}
+
+/// The schema of the live `table`, for `<table>__rebuild`.
+async fn clone_schema(tx: &mut WriteTx, table: &TableInfo) -> Result<ClonedSchema, ReadError> {
     let name = table.name;
     let target = format!("{name}{REBUILD_SUFFIX}");
+    let unreadable = |object: &str, ddl: &str| ReadError::RebuildFailed {
+        projection: name.to_string(),
+        reason: format!("cannot copy the schema of {object}: {ddl}"),
+    };
     match tx.dialect() {
-        Dialect::Postgres => Ok(vec![format!(
-            "CREATE TABLE \"{target}\" (LIKE \"{name}\" INCLUDING ALL)"
-        )]),
+        Dialect::Postgres => {
+            let mut sql = Sql::new(
+                "SELECT pg_get_indexdef(i.indexrelid) AS ddl FROM pg_index i \
+                  WHERE NOT i.indisprimary AND i.indrelid = to_regclass(",
+            );
+            sql.bind(format!("\"{name}\"")).push(")");
+            let mut indexes = Vec::new();
+            for row in tx
+                .fetch_all(&sql, &format!("reading the indexes of {name}"))
+                .await?
+            {
+                let ddl = row
+                    .opt_text("ddl")
+                    .map_err(ReadError::row("pg_index"))?
+                    .unwrap_or_default();
+                indexes
+                    .push(postgres_index_ddl(&ddl, &target).ok_or_else(|| unreadable(name, &ddl))?);
+            }
+            Ok(ClonedSchema {
+                table: vec![
+                    format!("CREATE TABLE \"{target}\" (LIKE \"{name}\" INCLUDING ALL EXCLUDING INDEXES)"),
+                    format!("ALTER TABLE \"{target}\" ADD PRIMARY KEY ({})", table.key_list()),
+                ],
+                indexes,
+            })
+        }
         Dialect::Sqlite => {
             let mut sql = Sql::new("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ");
             sql.bind(name)
@@ -349,7 +422,10 @@ async fn clone_table_ddl(tx: &mut WriteTx, table: &TableInfo) -> Result<Vec<Stri
             let generation = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |since| since.as_millis());
-            let mut statements = Vec::new();
+            let mut schema = ClonedSchema {
+                table: Vec::new(),
+                indexes: Vec::new(),
+            };
             for row in rows {
                 let read = |column: &str| {
                     row.opt_text(column)
@@ -357,19 +433,36 @@ async fn clone_table_ddl(tx: &mut WriteTx, table: &TableInfo) -> Result<Vec<Stri
                         .map(Option::unwrap_or_default)
                 };
                 let (kind, object, ddl) = (read("type")?, read("name")?, read("sql")?);
-                let rewritten = match kind.as_str() {
-                    "table" => sqlite_table_ddl(&ddl, &target),
-                    "index" => sqlite_index_ddl(&ddl, &object, &target, generation),
-                    _ => None,
-                };
-                statements.push(rewritten.ok_or_else(|| ReadError::RebuildFailed {
-                    projection: name.to_string(),
-                    reason: format!("cannot copy the schema of {object}: {ddl}"),
-                })?);
+                match kind.as_str() {
+                    "table" => schema.table.push(
+                        sqlite_table_ddl(&ddl, &target).ok_or_else(|| unreadable(&object, &ddl))?,
+                    ),
+                    "index" => schema.indexes.push(
+                        sqlite_index_ddl(&ddl, &object, &target, generation)
+                            .ok_or_else(|| unreadable(&object, &ddl))?,
+                    ),
+                    _ => {}
+                }
             }
-            Ok(statements)
+            Ok(schema)
         }
     }
+}
+
+/// `CREATE [UNIQUE] INDEX name ON schema.x USING …` as an index of `target` that
+/// PostgreSQL names itself (index names are unique per schema).
+fn postgres_index_ddl(ddl: &str, target: &str) -> Option<String> {
+    let on = ddl.find(" ON ")?;
+    let using = on + ddl[on..].find(" USING ")?;
+    let unique = if ddl[..on].contains("UNIQUE") {
+        "UNIQUE "
+    } else {
+        ""
+    };
+    Some(format!(
+        "CREATE {unique}INDEX ON \"{target}\"{}",
+        &ddl[using..]
+    ))
 }
 
 /// `CREATE TABLE x (…)` as `CREATE TABLE "target" (…)`.
@@ -484,6 +577,15 @@ mod tests {
             )
             .as_deref(),
             Some("CREATE TABLE \"campanas__rebuild\" (id text NOT NULL)")
+        );
+    }
+
+    #[test]
+    fn a_postgres_index_is_copied_onto_the_rebuilt_table() {
+        let ddl = "CREATE INDEX comisiones_partner ON public.comisiones USING btree (partner_id, seq_high)";
+        assert_eq!(
+            postgres_index_ddl(ddl, "comisiones__rebuild").as_deref(),
+            Some("CREATE INDEX ON \"comisiones__rebuild\" USING btree (partner_id, seq_high)")
         );
     }
 

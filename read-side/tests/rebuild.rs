@@ -91,9 +91,24 @@ async fn incremental_views_equal_rebuilt_views(env: Env) {
         .collect();
     assert!(missing.is_empty(), "the workload wrote no {missing:?}");
 
+    let mut indexes = BTreeMap::new();
+    for name in ProjectionName::ALL {
+        for table in name.tables() {
+            indexes.insert(table.name, env.index_count(table.name).await);
+        }
+    }
+    assert!(indexes["interacciones"] >= 5, "{indexes:?}");
+
     rebuild_everything(&env).await;
     let rebuilt = dump_all(&env.views).await;
     assert_same_views(&incremental, &rebuilt);
+    for (table, count) in indexes {
+        assert_eq!(
+            env.index_count(table).await,
+            count,
+            "indexes of rebuilt {table}"
+        );
+    }
     shutdown.cancel();
     running.join().await;
 }

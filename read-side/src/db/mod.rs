@@ -198,8 +198,11 @@ impl Views {
             }
             Db::Postgres { pool } => {
                 let mut transaction = pool.begin().await.map_err(ReadError::database(&context))?;
+                // synchronous_commit=off is safe here for the same reason as SQLite's
+                // NORMAL: a commit lost to a crash loses its checkpoint with it.
                 sqlx::query(
-                    "SELECT pg_advisory_xact_lock(hashtextextended('alpes view ' || $1, 0))",
+                    "SELECT set_config('synchronous_commit', 'off', true), \
+                            pg_advisory_xact_lock(hashtextextended('alpes view ' || $1, 0))",
                 )
                 .bind(lock)
                 .execute(&mut *transaction)

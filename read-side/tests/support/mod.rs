@@ -118,6 +118,32 @@ impl Env {
         count as u64
     }
 
+    /// How many indexes (primary key included) the views table `table` has.
+    pub async fn index_count(&self, table: &str) -> i64 {
+        if let Some(store) = self.backend.as_sqlite() {
+            // SQLite lists the primary key's index without SQL (sqlite_autoindex_…).
+            sqlx::query_scalar(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+            )
+            .bind(table)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+        } else {
+            let views = sqlx::PgPool::connect(&self.views_url).await.unwrap();
+            let count = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() \
+                 AND tablename = $1",
+            )
+            .bind(table)
+            .fetch_one(&views)
+            .await
+            .unwrap();
+            views.close().await;
+            count
+        }
+    }
+
     /// The distinct event types in the log.
     pub async fn event_types(&self) -> std::collections::BTreeSet<String> {
         let types: Vec<String> = if let Some(store) = self.backend.as_sqlite() {
