@@ -28,6 +28,9 @@ pub enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Inspect and rebuild the read side's projections.
+    #[command(subcommand)]
+    Projections(crate::projections::ProjectionsCommand),
     /// Export the event log as a tamper-evident file, or verify such a file.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -121,6 +124,8 @@ pub struct ServeArgs {
 pub enum BenchCommand {
     /// Throughput of the event store: W1 appends, W2 commands, W3 log reads.
     Store(BenchStoreArgs),
+    /// Projection catch-up rate and query latency of the views.
+    Project(crate::projections::BenchProjectArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod cli;
 mod configuration;
+mod projections;
 mod startup;
 mod telemetry;
 
@@ -18,6 +19,10 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         cli::Command::Serve(arguments) => startup::serve(arguments).await,
         cli::Command::Bench(cli::BenchCommand::Store(arguments)) => bench::store(arguments).await,
+        cli::Command::Bench(cli::BenchCommand::Project(arguments)) => {
+            projections::bench(arguments).await
+        }
+        cli::Command::Projections(command) => projections::run(command).await,
         cli::Command::Audit(cli::AuditCommand::Export(arguments)) => {
             audit::export_command(arguments).await
         }

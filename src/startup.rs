@@ -95,6 +95,11 @@ impl Application {
         )
         .await
         .context("starting the saga's reactors")?;
+        // The read side's projectors keep the views of every service up to date.
+        let projections =
+            alpes_read::start(&self.backend, &self.settings.views, self.shutdown.clone())
+                .await
+                .context("starting the projectors")?;
         let served = self.server.run(self.shutdown.clone()).await;
         // Whatever ended the server ends the reactors too.
         self.shutdown.cancel();
@@ -103,6 +108,7 @@ impl Application {
                 tracing::error!(%error, "a saga reactor failed");
             }
         }
+        projections.join().await;
         served.context("serving the HTTP API")
     }
 }

@@ -1,0 +1,189 @@
+//! A statement and its arguments, written once for both dialects.
+//!
+//! Placeholders are `$1, $2, …` on both: PostgreSQL's own syntax, and one SQLite accepts
+//! (sqlx binds `$N` by number there too).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::postgres::{PgArguments, Postgres};
+use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqliteArguments};
+use uuid::Uuid;
+
+use super::value::{sqlite_time, Value};
+
+/// A PostgreSQL array argument (bulk reads and writes with `UNNEST`/`ANY`).
+#[derive(Clone, Debug)]
+pub enum Array {
+    /// `uuid[]`
+    Uuid(Vec<Option<Uuid>>),
+    /// `text[]` (also JSON documents, cast to `jsonb` in the statement)
+    Text(Vec<Option<String>>),
+    /// `bigint[]`
+    Int(Vec<Option<i64>>),
+    /// `boolean[]`
+    Bool(Vec<Option<bool>>),
+    /// `timestamptz[]`
+    Time(Vec<Option<DateTime<Utc>>>),
+    /// `date[]`
+    Date(Vec<Option<NaiveDate>>),
+}
+
+impl Array {
+    /// An empty array of the type that holds `kind`.
+    pub(crate) fn of(kind: super::Kind, capacity: usize) -> Array {
+        use super::Kind;
+        match kind {
+            Kind::Uuid => Array::Uuid(Vec::with_capacity(capacity)),
+            Kind::Text | Kind::Json => Array::Text(Vec::with_capacity(capacity)),
+            Kind::Int => Array::Int(Vec::with_capacity(capacity)),
+            Kind::Bool => Array::Bool(Vec::with_capacity(capacity)),
+            Kind::Time => Array::Time(Vec::with_capacity(capacity)),
+            Kind::Date => Array::Date(Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends `value`; false (and a NULL appended, so rows stay aligned) when it is of
+    /// another type than the array.
+    pub(crate) fn push(&mut self, value: Value) -> bool {
+        match (&mut *self, value) {
+            (Array::Uuid(values), Value::Uuid(value)) => values.push(value),
+            (Array::Text(values), Value::Text(value) | Value::Json(value)) => values.push(value),
+            (Array::Int(values), Value::Int(value)) => values.push(value),
+            (Array::Bool(values), Value::Bool(value)) => values.push(value),
+            (Array::Time(values), Value::Time(value)) => values.push(value),
+            (Array::Date(values), Value::Date(value)) => values.push(value),
+            _ => {
+                self.push_null();
+                return false;
+            }
+        }
+        true
+    }
+
+    fn push_null(&mut self) {
+        match self {
+            Array::Uuid(values) => values.push(None),
+            Array::Text(values) => values.push(None),
+            Array::Int(values) => values.push(None),
+            Array::Bool(values) => values.push(None),
+            Array::Time(values) => values.push(None),
+            Array::Date(values) => values.push(None),
+        }
+    }
+}
+
+/// An argument: one value, or an array (PostgreSQL only).
+#[derive(Clone, Debug)]
+pub enum Arg {
+    /// One value.
+    Value(Value),
+    /// An array.
+    Array(Array),
+}
+
+/// SQL text with numbered placeholders and their arguments.
+#[derive(Clone, Debug, Default)]
+pub struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    /// A statement starting with `text`.
+    pub fn new(text: impl Into<String>) -> Sql {
+        Sql {
+            text: text.into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text.
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub fn bind(&mut self, value: impl Into<Value>) -> &mut Sql {
+        self.args.push(Arg::Value(value.into()));
+        self.placeholder()
+    }
+
+    /// Appends a placeholder for an array (PostgreSQL).
+    pub fn bind_array(&mut self, array: Array) -> &mut Sql {
+        self.args.push(Arg::Array(array));
+        self.placeholder()
+    }
+
+    fn placeholder(&mut self) -> &mut Sql {
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// This statement with `head` (SQL without placeholders) before it.
+    pub fn prepend(mut self, head: &str) -> Sql {
+        self.text.insert_str(0, head);
+        self
+    }
+
+    /// How many arguments are bound so far.
+    pub fn arg_count(&self) -> usize {
+        self.args.len()
+    }
+
+    /// The SQL text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The statement for SQLite. Arrays cannot be bound there; a statement that binds one
+    /// is a bug of this crate, reported when it runs.
+    pub(crate) fn sqlite(&self) -> Result<Query<'_, Sqlite, SqliteArguments<'_>>, sqlx::Error> {
+        let mut query = sqlx::query(&self.text);
+        for arg in &self.args {
+            let Arg::Value(value) = arg else {
+                return Err(sqlx::Error::Protocol(
+                    "an array argument was bound on SQLite".to_string(),
+                ));
+            };
+            query = match value {
+                Value::Uuid(value) => query.bind(value.map(|uuid| uuid.hyphenated().to_string())),
+                Value::Text(value) | Value::Json(value) => query.bind(value.as_deref()),
+                Value::Int(value) => query.bind(*value),
+                Value::Bool(value) => query.bind(*value),
+                Value::Time(value) => query.bind(value.as_ref().map(sqlite_time)),
+                Value::Date(value) => query.bind(value.map(|date| date.to_string())),
+            };
+        }
+        Ok(query)
+    }
+
+    /// The statement for PostgreSQL.
+    pub(crate) fn postgres(&self) -> Query<'_, Postgres, PgArguments> {
+        let mut query = sqlx::query(&self.text);
+        for arg in &self.args {
+            query = match arg {
+                Arg::Value(value) => match value {
+                    Value::Uuid(value) => query.bind(*value),
+                    Value::Text(value) => query.bind(value.as_deref()),
+                    // Bound as text; statements cast it (`$n::jsonb`).
+                    Value::Json(value) => query.bind(value.as_deref()),
+                    Value::Int(value) => query.bind(*value),
+                    Value::Bool(value) => query.bind(*value),
+                    Value::Time(value) => query.bind(*value),
+                    Value::Date(value) => query.bind(*value),
+                },
+                Arg::Array(array) => match array {
+                    Array::Uuid(values) => query.bind(values.as_slice()),
+                    Array::Text(values) => query.bind(values.as_slice()),
+                    Array::Int(values) => query.bind(values.as_slice()),
+                    Array::Bool(values) => query.bind(values.as_slice()),
+                    Array::Time(values) => query.bind(values.as_slice()),
+                    Array::Date(values) => query.bind(values.as_slice()),
+                },
+            };
+        }
+        query
+    }
+}
