@@ -5,13 +5,13 @@
 //! (the upcasters' fixtures, inserted with SQL as the first services stored them).
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use alpes_audit::{export, verify, Bound, ExportFilter, ExportOptions, Format};
 use alpes_domain::campana::{Campana, CampanaCommand, EstadoCampana};
 use alpes_domain::interaccion::{DatosInteraccion, Interaccion, InteraccionCommand};
 use alpes_domain::{Money, TipoInteraccion};
 use alpes_event_store::{EventStoreBackend, Position, StoreOptions};
+use alpes_test_support::legacy::insert_fixture;
 use alpes_test_support::{PostgresTestDb, SqliteTestDb};
 use cqrs_es::EventStore;
 use serde_json::Value;
@@ -24,52 +24,10 @@ const FIXTURES: [&str; 4] = [
     "comision_reservada_1_0.json",
 ];
 
-fn fixture(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../upcasters/fixtures")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Inserts the old rows exactly as stored then, columns named as sqlite-es and
-/// postgres-es name them.
+/// Inserts the old rows exactly as stored then.
 async fn insert_raw_fixtures(url: &str) {
     for name in FIXTURES {
-        let row = fixture(name);
-        let text = |key: &str| row[key].as_str().unwrap().to_string();
-        if url.starts_with("sqlite:") {
-            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-            sqlx::query(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                 event_version, payload, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(text("aggregate_type"))
-            .bind(text("aggregate_id"))
-            .bind(row["sequence"].as_i64().unwrap())
-            .bind(text("event_type"))
-            .bind(text("event_version"))
-            .bind(row["payload"].to_string())
-            .bind(row["metadata"].to_string())
-            .execute(&pool)
-            .await
-            .unwrap();
-        } else {
-            let pool = sqlx::PgPool::connect(url).await.unwrap();
-            sqlx::query(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                 event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(text("aggregate_type"))
-            .bind(text("aggregate_id"))
-            .bind(row["sequence"].as_i64().unwrap())
-            .bind(text("event_type"))
-            .bind(text("event_version"))
-            .bind(row["payload"].clone())
-            .bind(row["metadata"].clone())
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
+        insert_fixture(url, name).await;
     }
 }
 

@@ -14,6 +14,8 @@ mod cluster;
 mod postgres;
 mod sqlite;
 
+pub mod legacy;
+
 pub use postgres::{PostgresTestDb, TestDbError};
 pub use sqlite::SqliteTestDb;
 

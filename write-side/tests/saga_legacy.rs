@@ -6,14 +6,13 @@
 #[macro_use]
 mod saga_common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use alpes_domain::campana::CampanaCommand;
 use alpes_domain::{ids, Currency, Money};
+use alpes_test_support::legacy::insert_fixture;
 use alpes_write::CommandContext;
 use saga_common::*;
-use serde_json::Value;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -23,56 +22,10 @@ const COMPRA: &str = "5f0c6a2e-8d1b-4c3a-9e7f-1a2b3c4d5e6f";
 
 on_sqlite_and_postgres!(old_events_feed_the_saga);
 
-fn fixture(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../upcasters/fixtures")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Inserts a fixture row with SQL, the columns named as sqlite-es and postgres-es name them.
-async fn insert_raw(url: &str, name: &str) {
-    let row = fixture(name);
-    let text = |key: &str| row[key].as_str().unwrap().to_string();
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(text("aggregate_type"))
-        .bind(text("aggregate_id"))
-        .bind(row["sequence"].as_i64().unwrap())
-        .bind(text("event_type"))
-        .bind(text("event_version"))
-        .bind(row["payload"].to_string())
-        .bind(row["metadata"].to_string())
-        .execute(&pool)
-        .await
-        .unwrap();
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(text("aggregate_type"))
-        .bind(text("aggregate_id"))
-        .bind(row["sequence"].as_i64().unwrap())
-        .bind(text("event_type"))
-        .bind(text("event_version"))
-        .bind(row["payload"].clone())
-        .bind(row["metadata"].clone())
-        .execute(&pool)
-        .await
-        .unwrap();
-    }
-}
-
 async fn old_events_feed_the_saga(db: TestDb) {
     let store = db.open().await;
     let url = db.url();
-    insert_raw(&url, "campana_creada_1_0.json").await;
+    insert_fixture(&url, "campana_creada_1_0.json").await;
     let campana = Uuid::parse_str(CAMPANA).unwrap();
     store
         .commands
@@ -83,8 +36,8 @@ async fn old_events_feed_the_saga(db: TestDb) {
         )
         .await
         .unwrap();
-    insert_raw(&url, "interaccion_registrada_1_0_click.json").await;
-    insert_raw(&url, "interaccion_registrada_1_0_compra.json").await;
+    insert_fixture(&url, "interaccion_registrada_1_0_click.json").await;
+    insert_fixture(&url, "interaccion_registrada_1_0_compra.json").await;
 
     let saga = store.start_saga().await;
     let compra = Uuid::parse_str(COMPRA).unwrap();
