@@ -1,15 +1,8 @@
 //! `alpes`: the one binary of the platform.
 
-mod audit;
-mod bench;
-mod cli;
-mod configuration;
-mod projections;
-mod startup;
-mod telemetry;
-
 use std::process::ExitCode;
 
+use alpes::{audit, bench, cli, projections, startup, telemetry};
 use clap::Parser;
 
 #[tokio::main]

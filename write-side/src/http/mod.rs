@@ -115,6 +115,12 @@ impl WriteApi {
     /// The router: `/health`, `/ready`, `/api/v1/openapi.json` and the command routes of
     /// the services run.
     pub fn router(&self) -> Router {
+        self.router_with(Router::new())
+    }
+
+    /// [`WriteApi::router`] plus `extra` routes of the same process (GraphQL, metrics),
+    /// which share its request-id and tracing layers.
+    pub fn router_with(&self, extra: Router) -> Router {
         let mut commands = Router::new();
         for service in &self.services {
             commands = commands.merge(match service {
@@ -142,6 +148,7 @@ impl WriteApi {
             .fallback(route_not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .with_state(self.state.clone())
+            .merge(extra)
             .layer(PropagateRequestIdLayer::new(request_id.clone()))
             .layer(TraceLayer::new_for_http())
             .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -171,13 +178,24 @@ impl WriteApi {
 pub struct HttpServer {
     listener: TcpListener,
     api: WriteApi,
+    extra: Router,
 }
 
 impl HttpServer {
     /// Binds `address` (port 0: any free port).
     pub async fn bind(address: impl ToSocketAddrs, api: WriteApi) -> std::io::Result<Self> {
         let listener = TcpListener::bind(address).await?;
-        Ok(HttpServer { listener, api })
+        Ok(HttpServer {
+            listener,
+            api,
+            extra: Router::new(),
+        })
+    }
+
+    /// Serves `routes` beside the command API (they must not overlap it).
+    pub fn with_routes(mut self, routes: Router) -> Self {
+        self.extra = self.extra.merge(routes);
+        self
     }
 
     /// The address actually bound.
@@ -194,7 +212,7 @@ impl HttpServer {
             services = ?self.api.services(),
             "serving the command API"
         );
-        let served = axum::serve(self.listener, self.api.router())
+        let served = axum::serve(self.listener, self.api.router_with(self.extra))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await;
         // If serving failed the background tasks must stop too.
