@@ -126,6 +126,54 @@ pub enum BenchCommand {
     Store(BenchStoreArgs),
     /// Projection catch-up rate and query latency of the views.
     Project(crate::projections::BenchProjectArgs),
+    /// HTTP ingest of interactions into `alpes serve`, one per request or in batches.
+    Ingest(BenchIngestArgs),
+    /// Saga latency under load: a purchase's 201 to its `ComisionReservada`.
+    Saga(BenchSagaArgs),
+}
+
+/// The server a benchmark starts in process, on a fresh store unless told otherwise.
+#[derive(Debug, Args)]
+pub struct BenchServerArgs {
+    /// The event store; default: a new SQLite file in a temporary folder, removed after.
+    #[arg(long)]
+    pub events: Option<String>,
+
+    /// The services the server runs (the saga of these services runs too), as for serve.
+    #[arg(long, default_value = "marketing,tracking,atribucion,comisiones")]
+    pub services: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    #[command(flatten)]
+    pub server: BenchServerArgs,
+
+    /// Interactions to send in all.
+    #[arg(long, default_value_t = 100_000)]
+    pub interactions: usize,
+
+    /// Interactions per request: 1 sends single objects, more sends JSON arrays (≤ 1000).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub batch: u16,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSagaArgs {
+    #[command(flatten)]
+    pub server: BenchServerArgs,
+
+    /// Purchases per second, sent at a steady pace (open loop).
+    #[arg(long, default_value_t = 1_000)]
+    pub rate: u32,
+
+    /// How long to send purchases, in seconds.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u32,
 }
 
 #[derive(Debug, Args)]

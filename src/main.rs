@@ -15,6 +15,8 @@ async fn main() -> ExitCode {
         cli::Command::Bench(cli::BenchCommand::Project(arguments)) => {
             projections::bench(arguments).await
         }
+        cli::Command::Bench(cli::BenchCommand::Ingest(arguments)) => bench::ingest(arguments).await,
+        cli::Command::Bench(cli::BenchCommand::Saga(arguments)) => bench::saga(arguments).await,
         cli::Command::Projections(command) => projections::run(command).await,
         cli::Command::Audit(cli::AuditCommand::Export(arguments)) => {
             audit::export_command(arguments).await

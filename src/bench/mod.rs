@@ -1,4 +1,11 @@
-//! `alpes bench store`.
+//! `alpes bench store|ingest|saga`.
+
+mod http;
+mod ingest;
+mod saga;
+
+pub use ingest::ingest;
+pub use saga::saga;
 
 use alpes_event_store::bench::{run_workload, BenchSizes, Workload};
 use alpes_event_store::{EventStoreBackend, StoreOptions};

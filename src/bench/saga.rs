@@ -1,0 +1,283 @@
+//! `alpes bench saga`: purchases sent at a steady rate to an in-process `alpes serve`;
+//! for each, the time from its 201 to its `ComisionReservada` in the global log.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alpes_event_store::{EventLog, EventStoreBackend, Position};
+use anyhow::{bail, Context};
+use chrono::Utc;
+use futures::{stream, StreamExt};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::http::{client, percentile, BenchServer};
+use super::ingest::millis;
+use crate::cli::BenchSagaArgs;
+
+/// Purchases are sent in small groups this often (a steadier pace than tokio's 1 ms timer).
+const TICK: Duration = Duration::from_millis(10);
+/// How long the saga may take to finish after the last purchase.
+const DRAIN: Duration = Duration::from_secs(120);
+
+/// When each purchase was accepted and when its commission was reserved.
+type Times = Arc<Mutex<HashMap<Uuid, Instant>>>;
+
+pub async fn saga(arguments: BenchSagaArgs) -> anyhow::Result<()> {
+    if arguments.rate == 0 || arguments.seconds == 0 {
+        bail!("--rate and --seconds must be at least 1");
+    }
+    let server = BenchServer::start(&arguments.server).await?;
+    let client = client(256)?;
+    let purchases = (arguments.rate * arguments.seconds) as usize;
+    let campana = campana_activa(&client, &server).await?;
+    let journeys: Vec<(Uuid, Uuid)> = (0..purchases)
+        .map(|_| (Uuid::new_v4(), Uuid::new_v4()))
+        .collect();
+    register_clicks(&client, &server, campana, &journeys).await?;
+    wait_for_saga(&server.backend, Duration::from_secs(300)).await?;
+    println!("{purchases} journeys with a partner click registered; sending purchases");
+
+    let reserved: Times = Arc::default();
+    let stop = CancellationToken::new();
+    let follower = tokio::spawn(follow(
+        server.backend.log(),
+        head(&server.backend).await?,
+        reserved.clone(),
+        stop.clone(),
+    ));
+    let (accepted, sending) =
+        send_purchases(&client, &server, campana, &journeys, arguments.rate).await?;
+
+    let deadline = Instant::now() + DRAIN;
+    while reserved.lock().map_or(0, |times| times.len()) < purchases && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    follower.await.context("the log follower")??;
+    report(&accepted, &reserved, purchases, sending, arguments.rate)?;
+    server.stop().await
+}
+
+async fn campana_activa(client: &reqwest::Client, server: &BenchServer) -> anyhow::Result<Uuid> {
+    let today = Utc::now().date_naive();
+    let body = json!({
+        "marca": {"id": Uuid::new_v4(), "nombre": "Bench"},
+        "nombre": "Bench", "descripcion": "alpes bench saga",
+        "fecha_inicio": (today - chrono::Duration::days(1)).to_string(),
+        "fecha_fin": (today + chrono::Duration::days(365)).to_string(),
+        "presupuesto": {"amount": 1_000_000_000_000_i64, "currency": "EUR"},
+        "reglas_comision": {"compra": {"calculo": {"Porcentaje": {"bps": 1000}}}}
+    });
+    let created = post(client, &server.url("/api/v1/campanas"), &body, 201).await?;
+    let id: Uuid = created["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .context("the created campaign's id")?;
+    post(
+        client,
+        &server.url(&format!("/api/v1/campanas/{id}/activar")),
+        &Value::Null,
+        200,
+    )
+    .await?;
+    Ok(id)
+}
+
+async fn register_clicks(
+    client: &reqwest::Client,
+    server: &BenchServer,
+    campana: Uuid,
+    journeys: &[(Uuid, Uuid)],
+) -> anyhow::Result<()> {
+    let occurred_at = (Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let url = server.url("/api/v1/interacciones");
+    let batches: Vec<Value> = journeys
+        .chunks(1_000)
+        .map(|chunk| {
+            Value::Array(
+                chunk
+                    .iter()
+                    .map(|(journey, _)| {
+                        json!({
+                            "tipo": "Click", "campana_id": campana, "journey_id": journey,
+                            "partner_id": Uuid::new_v4(), "occurred_at": occurred_at
+                        })
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let answers: Vec<anyhow::Result<Value>> = stream::iter(&batches)
+        .map(|batch| post(client, &url, batch, 200))
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    for answer in answers {
+        if answer?["failed"] != 0 {
+            bail!("some clicks were not registered");
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every saga consumer has handled the whole log.
+async fn wait_for_saga(backend: &EventStoreBackend, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let checkpoints = backend.checkpoints();
+    let head = head(backend).await?;
+    for name in alpes_write::saga::consumer_names(&alpes_write::Service::ALL) {
+        while checkpoints.load(name).await? < head {
+            if Instant::now() > deadline {
+                bail!("the saga's {name} did not catch up in {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn head(backend: &EventStoreBackend) -> anyhow::Result<Position> {
+    Ok(backend
+        .log()
+        .head()
+        .await?
+        .map_or(Position::START, |(position, _)| position))
+}
+
+/// Sends each journey's purchase at `rate` per second; answers when each was accepted
+/// and how long sending took.
+async fn send_purchases(
+    client: &reqwest::Client,
+    server: &BenchServer,
+    campana: Uuid,
+    journeys: &[(Uuid, Uuid)],
+    rate: u32,
+) -> anyhow::Result<(Times, Duration)> {
+    let accepted: Times = Arc::default();
+    let per_tick = (f64::from(rate) * TICK.as_secs_f64()).max(1.0);
+    let url = Arc::new(server.url("/api/v1/interacciones"));
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(TICK);
+    let mut sent = 0usize;
+    let mut requests = Vec::with_capacity(journeys.len());
+    let mut tick = 0u32;
+    while sent < journeys.len() {
+        ticker.tick().await;
+        tick += 1;
+        let due = ((f64::from(tick) * per_tick) as usize).min(journeys.len());
+        for &(journey, compra) in &journeys[sent..due] {
+            let body = json!({
+                "id": compra, "tipo": "Compra", "campana_id": campana, "journey_id": journey,
+                "valor": {"amount": 10_000, "currency": "EUR"},
+                "pedido_id": compra.simple().to_string(), "occurred_at": Utc::now().to_rfc3339()
+            });
+            let (client, url, accepted) = (client.clone(), url.clone(), accepted.clone());
+            requests.push(tokio::spawn(async move {
+                post(&client, &url, &body, 201).await?;
+                if let Ok(mut times) = accepted.lock() {
+                    times.insert(compra, Instant::now());
+                }
+                anyhow::Ok(())
+            }));
+        }
+        sent = due;
+    }
+    for request in requests {
+        request.await.context("a purchase request")??;
+    }
+    Ok((accepted, started.elapsed()))
+}
+
+/// Records when each conversion's `ComisionReservada` becomes readable in the log.
+async fn follow(
+    log: Arc<dyn EventLog>,
+    mut after: Position,
+    reserved: Times,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    while !stop.is_cancelled() {
+        let events = log.read_after(after, 1_000).await?;
+        let Some(last) = events.last() else {
+            tokio::select! {
+                waited = log.wait_for_events(after, Duration::from_millis(20)) => waited?,
+                () = stop.cancelled() => {}
+            }
+            continue;
+        };
+        after = last.position;
+        let now = Instant::now();
+        let Ok(mut times) = reserved.lock() else {
+            bail!("the timing table was poisoned");
+        };
+        for event in events
+            .iter()
+            .filter(|event| event.event.event_type == "ComisionReservada")
+        {
+            let conversion = event.event.payload["ComisionReservada"]["datos"]["conversion_id"]
+                .as_str()
+                .and_then(|id| id.parse().ok());
+            if let Some(conversion) = conversion {
+                times.insert(conversion, now);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report(
+    accepted: &Times,
+    reserved: &Times,
+    purchases: usize,
+    sending: Duration,
+    rate: u32,
+) -> anyhow::Result<()> {
+    let (Ok(accepted), Ok(reserved)) = (accepted.lock(), reserved.lock()) else {
+        bail!("the timing tables were poisoned");
+    };
+    let mut latencies: Vec<Duration> = accepted
+        .iter()
+        .filter_map(|(id, at)| Some(reserved.get(id)?.saturating_duration_since(*at)))
+        .collect();
+    latencies.sort();
+    println!(
+        "saga  {:.0} purchases/s sent (target {rate}) for {:.1} s; {} of {purchases} commissions \
+         reserved; 201 → ComisionReservada p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        purchases as f64 / sending.as_secs_f64(),
+        sending.as_secs_f64(),
+        latencies.len(),
+        millis(percentile(&latencies, 0.50)),
+        millis(percentile(&latencies, 0.90)),
+        millis(percentile(&latencies, 0.99)),
+        millis(latencies.last().copied().unwrap_or_default()),
+    );
+    if latencies.len() < purchases {
+        bail!(
+            "{} purchases got no commission within {DRAIN:?}",
+            purchases - latencies.len()
+        );
+    }
+    Ok(())
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    expected: u16,
+) -> anyhow::Result<Value> {
+    let response = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    if status != expected {
+        bail!("POST {url} answered {status}: {answer}");
+    }
+    Ok(answer)
+}
