@@ -107,7 +107,7 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// The services this process runs, comma-separated: marketing, tracking, atribucion,
-    /// comisiones.
+    /// comisiones; or `none` (a process that only runs the projectors).
     #[arg(
         long,
         env = "ALPES_SERVICES",
@@ -118,6 +118,12 @@ pub struct ServeArgs {
     /// Save a snapshot of an aggregate every N events (0: never).
     #[arg(long, env = "ALPES_SNAPSHOT_EVERY", default_value_t = 100)]
     pub snapshot_every: usize,
+
+    /// Whether this process runs the read side's projectors (true or false). With several
+    /// processes, one runs them (`--services none --projectors true`) and the others pass
+    /// false; where more than one runs them, one at a time holds their lease.
+    #[arg(long, env = "ALPES_PROJECTORS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub projectors: bool,
 }
 
 #[derive(Debug, Subcommand)]

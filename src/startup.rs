@@ -95,11 +95,17 @@ impl Application {
         )
         .await
         .context("starting the saga's reactors")?;
-        // The read side's projectors keep the views of every service up to date.
-        let projections =
-            alpes_read::start(&self.backend, &self.settings.views, self.shutdown.clone())
-                .await
-                .context("starting the projectors")?;
+        // The read side's projectors keep the views of every service up to date (in the
+        // processes that run them).
+        let projections = if self.settings.projectors {
+            let running =
+                alpes_read::start(&self.backend, &self.settings.views, self.shutdown.clone())
+                    .await
+                    .context("starting the projectors")?;
+            Some(running)
+        } else {
+            None
+        };
         let served = self.server.run(self.shutdown.clone()).await;
         // Whatever ended the server ends the reactors too.
         self.shutdown.cancel();
@@ -108,7 +114,9 @@ impl Application {
                 tracing::error!(%error, "a saga reactor failed");
             }
         }
-        projections.join().await;
+        if let Some(projections) = projections {
+            projections.join().await;
+        }
         served.context("serving the HTTP API")
     }
 }
