@@ -16,8 +16,9 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// How logs are written (to stderr); `RUST_LOG` filters them.
-    #[arg(long, global = true, env = "ALPES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    /// How logs are written (to stderr): text, json, or auto (text on a terminal, JSON
+    /// otherwise); `RUST_LOG` filters them.
+    #[arg(long, global = true, env = "ALPES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
 }
 
