@@ -226,6 +226,8 @@ where
         let new_sequence = context.current_sequence + envelopes.len();
         let snapshot = self.snapshot_update(&context, new_sequence)?;
         self.repository.persist::<A>(&serialized, snapshot).await?;
+        metrics::counter!("alpes_events_appended_total", "aggregate" => A::TYPE)
+            .increment(envelopes.len() as u64);
         Ok(envelopes)
     }
 }
