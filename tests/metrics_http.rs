@@ -415,3 +415,71 @@ async fn the_request_id_is_recorded_in_the_metadata_of_the_events_it_causes() {
     assert_eq!(recorded, vec![request_id, generated]);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_saga_passes_the_purchase_request_id_on_to_the_events_it_causes() {
+    let _turn = TURN.lock().await;
+    let app = TestApp::spawn().await;
+    let campana = active_campaign(&app).await;
+    let journey = Uuid::new_v4();
+    let click = json!({
+        "tipo": "Click", "campana_id": campana, "journey_id": journey,
+        "partner_id": Uuid::new_v4(), "occurred_at": "2025-03-01T11:00:00Z"
+    });
+    assert_eq!(
+        app.post("/api/v1/interacciones", &click).await.status(),
+        201
+    );
+    let request_id = format!("compra-{}", Uuid::new_v4());
+    let purchase = app
+        .client
+        .post(format!("{}/api/v1/interacciones", app.address))
+        .header("x-request-id", &request_id)
+        .json(&json!({
+            "tipo": "Compra", "campana_id": campana, "journey_id": journey,
+            "occurred_at": "2025-03-01T12:00:00Z",
+            "valor": {"amount": 25_000, "currency": "EUR"}, "pedido_id": "PED-9"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(purchase.status(), 201);
+
+    let backend = EventStoreBackend::open(app.db.url(), Default::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let events = loop {
+        let events = backend
+            .log()
+            .read_after(Position::START, 100)
+            .await
+            .unwrap();
+        if events
+            .iter()
+            .any(|event| event.event.event_type == "ComisionReservada")
+        {
+            break events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no commission reserved"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let with_request: Vec<&str> = events
+        .iter()
+        .filter(|event| event.metadata().get("request_id") == Some(&request_id))
+        .map(|event| event.event.event_type.as_str())
+        .collect();
+    assert_eq!(
+        with_request,
+        vec![
+            "InteraccionRegistrada",
+            "ConversionAtribuida",
+            "PresupuestoReservado",
+            "ComisionReservada"
+        ]
+    );
+    app.stop().await;
+}
