@@ -483,3 +483,29 @@ async fn the_saga_passes_the_purchase_request_id_on_to_the_events_it_causes() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_process_serves_no_commands_and_reports_its_projectors() {
+    let _turn = TURN.lock().await;
+    let app = TestApp::spawn_with(&["--services", "none", "--projectors", "true"]).await;
+    let ready = app
+        .client
+        .get(format!("{}/ready", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let absent = app.post("/api/v1/campanas", &campana_body()).await;
+    assert_eq!(absent.status(), 404);
+    // The gauges are the process's: a value no measure gives shows that this process
+    // measures its projectors.
+    metrics::gauge!("alpes_consumer_lag_events", "consumer" => "projection:tracking").set(-1.0);
+    scrape_until(&app, "the projectors' lag", |metrics| {
+        metrics.get(
+            "alpes_consumer_lag_events",
+            &[("consumer", "projection:tracking")],
+        ) == 0.0
+    })
+    .await;
+    app.stop().await;
+}
