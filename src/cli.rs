@@ -16,8 +16,9 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// How logs are written (to stderr); `RUST_LOG` filters them.
-    #[arg(long, global = true, env = "ALPES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    /// How logs are written (to stderr): text, json, or auto (text on a terminal, JSON
+    /// otherwise); `RUST_LOG` filters them.
+    #[arg(long, global = true, env = "ALPES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
 }
 
@@ -107,7 +108,7 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// The services this process runs, comma-separated: marketing, tracking, atribucion,
-    /// comisiones.
+    /// comisiones; or `none` (a process that only runs the projectors).
     #[arg(
         long,
         env = "ALPES_SERVICES",
@@ -118,6 +119,12 @@ pub struct ServeArgs {
     /// Save a snapshot of an aggregate every N events (0: never).
     #[arg(long, env = "ALPES_SNAPSHOT_EVERY", default_value_t = 100)]
     pub snapshot_every: usize,
+
+    /// Whether this process runs the read side's projectors (true or false). With several
+    /// processes, one runs them (`--services none --projectors true`) and the others pass
+    /// false; where more than one runs them, one at a time holds their lease.
+    #[arg(long, env = "ALPES_PROJECTORS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub projectors: bool,
 }
 
 #[derive(Debug, Subcommand)]

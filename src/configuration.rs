@@ -1,7 +1,7 @@
 //! The typed settings of `alpes serve`. clap reads every flag from the command line or from
 //! its environment variable (`ALPES_EVENTS`, `ALPES_VIEWS`, `ALPES_LISTEN`,
-//! `ALPES_SERVICES`, `ALPES_SNAPSHOT_EVERY`, `ALPES_LOG_FORMAT`); this module checks them
-//! together and derives what follows from them.
+//! `ALPES_SERVICES`, `ALPES_SNAPSHOT_EVERY`, `ALPES_PROJECTORS`, `ALPES_LOG_FORMAT`); this
+//! module checks them together and derives what follows from them.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -20,6 +20,9 @@ impl FromStr for ServiceList {
     type Err = UnknownService;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim() == "none" {
+            return Ok(ServiceList(Vec::new()));
+        }
         Service::parse_list(text).map(ServiceList)
     }
 }
@@ -38,6 +41,8 @@ pub struct Settings {
     pub services: Vec<Service>,
     /// Snapshot every N events; `None`: never.
     pub snapshot_every: Option<usize>,
+    /// Whether the read side's projectors run in this process.
+    pub projectors: bool,
     events_in_eventstoredb: bool,
 }
 
@@ -71,6 +76,7 @@ impl Settings {
             listen: arguments.listen,
             services: arguments.services.0,
             snapshot_every: (arguments.snapshot_every > 0).then_some(arguments.snapshot_every),
+            projectors: arguments.projectors,
             events_in_eventstoredb,
         })
     }
@@ -171,6 +177,15 @@ mod tests {
             parsed.store_options().consumer_database.as_deref(),
             Some("postgres://alpes@db/views")
         );
+    }
+
+    #[test]
+    fn a_process_may_run_only_the_projectors() {
+        let parsed = settings(&["--services", "none", "--projectors", "true"]).unwrap();
+        assert!(parsed.services.is_empty() && parsed.projectors);
+        let parsed = settings(&["--services", "tracking", "--projectors", "false"]).unwrap();
+        assert!(!parsed.projectors);
+        assert!(settings(&["--projectors", "maybe"]).is_err());
     }
 
     #[test]

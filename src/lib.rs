@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bench;
 pub mod cli;
 pub mod configuration;
+pub mod metrics;
 pub mod projections;
 pub mod startup;
 pub mod telemetry;

@@ -8,7 +8,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    telemetry::init(cli.log_format);
+    let log_format = telemetry::init(cli.log_format);
     let outcome = match cli.command {
         cli::Command::Serve(arguments) => startup::serve(arguments).await,
         cli::Command::Bench(cli::BenchCommand::Store(arguments)) => bench::store(arguments).await,
@@ -28,7 +28,13 @@ async fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // A log collector reading JSON gets the failure as one more JSON line.
+            match log_format {
+                telemetry::LogFormat::Json => {
+                    tracing::error!(error = %format!("{error:#}"), "alpes failed")
+                }
+                _ => eprintln!("error: {error:#}"),
+            }
             ExitCode::FAILURE
         }
     }

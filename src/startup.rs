@@ -10,12 +10,14 @@ use std::net::SocketAddr;
 
 use alpes_event_store::EventStoreBackend;
 use alpes_write::http::{HttpServer, WriteApi};
+use alpes_write::saga::SagaDatabase;
 use alpes_write::{CommandServices, SagaConfig};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
 use crate::configuration::Settings;
+use crate::metrics::ConsumerLag;
 
 /// `alpes serve`: runs until SIGTERM or SIGINT.
 pub async fn serve(arguments: ServeArgs) -> anyhow::Result<()> {
@@ -41,6 +43,7 @@ pub struct Application {
     backend: EventStoreBackend,
     commands: CommandServices,
     server: HttpServer,
+    lag: ConsumerLag,
     shutdown: CancellationToken,
 }
 
@@ -59,14 +62,17 @@ impl Application {
         )
         .await
         .context("opening the write side's tables")?;
+        let lag = consumer_lag(&backend, &settings).await?;
         let server = HttpServer::bind(settings.listen, api)
             .await
-            .with_context(|| format!("listening on {}", settings.listen))?;
+            .with_context(|| format!("listening on {}", settings.listen))?
+            .with_routes(crate::metrics::routes(lag.clone()));
         Ok(Application {
             settings,
             backend,
             commands,
             server,
+            lag,
             shutdown: CancellationToken::new(),
         })
     }
@@ -100,11 +106,18 @@ impl Application {
         )
         .await
         .context("starting the saga's reactors")?;
-        // The read side's projectors keep the views of every service up to date.
-        let projections =
-            alpes_read::start(&self.backend, &self.settings.views, self.shutdown.clone())
-                .await
-                .context("starting the projectors")?;
+        // The read side's projectors keep the views of every service up to date (in the
+        // processes that run them).
+        let projections = if self.settings.projectors {
+            let running =
+                alpes_read::start(&self.backend, &self.settings.views, self.shutdown.clone())
+                    .await
+                    .context("starting the projectors")?;
+            self.lag.with_projections(running.views().clone());
+            Some(running)
+        } else {
+            None
+        };
         let served = self.server.run(self.shutdown.clone()).await;
         // Whatever ended the server ends the reactors too.
         self.shutdown.cancel();
@@ -113,9 +126,29 @@ impl Application {
                 tracing::error!(%error, "a saga reactor failed");
             }
         }
-        projections.join().await;
+        if let Some(projections) = projections {
+            projections.join().await;
+        }
         served.context("serving the HTTP API")
     }
+}
+
+/// What `/metrics` measures the lag of: the saga reactors of the services run here (the
+/// projectors are added when they start).
+async fn consumer_lag(
+    backend: &EventStoreBackend,
+    settings: &Settings,
+) -> anyhow::Result<ConsumerLag> {
+    let reactors = alpes_write::saga::consumer_names(&settings.services);
+    let saga = if reactors.is_empty() {
+        None
+    } else {
+        let database = SagaDatabase::of_backend(backend)
+            .await
+            .context("opening the saga's database")?;
+        Some((database, reactors))
+    };
+    Ok(ConsumerLag::new(backend.clone(), saga))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

@@ -236,6 +236,7 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
             .repository
             .persist_at::<A>(&commit.serialized, commit.snapshot)
             .await?;
+        count_appended::<A>(commit.envelopes.len());
         Ok((commit.envelopes, position))
     }
 }
@@ -290,8 +291,15 @@ where
         self.repository
             .persist::<A>(&commit.serialized, commit.snapshot)
             .await?;
+        count_appended::<A>(commit.envelopes.len());
         Ok(commit.envelopes)
     }
+}
+
+/// The `alpes_events_appended_total` metric.
+fn count_appended<A: Aggregate>(events: usize) {
+    metrics::counter!("alpes_events_appended_total", "aggregate" => A::TYPE)
+        .increment(events as u64);
 }
 
 /// True when going from version `from` to `to` crosses a multiple of `every`.

@@ -3,10 +3,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::consumer::SharedConsumer;
 use crate::{
@@ -226,7 +227,7 @@ impl ConsumerRunner {
                 continue;
             };
             // Not raced against shutdown: the batch is finished, then the loop stops.
-            match self.consumer.handle(&batch).await {
+            match self.handle_batch(name, &batch).await {
                 Ok(()) => {
                     checkpoint = Some(last);
                     self.batch_handled(&batch, last);
@@ -241,6 +242,35 @@ impl ConsumerRunner {
                 }
             }
         }
+    }
+
+    /// Hands `batch` to the consumer in a `consumer_batch` span (consumer, positions,
+    /// events), where its outcome and duration are recorded; the commands a saga reactor
+    /// sends are logged inside it.
+    async fn handle_batch(&self, name: &str, batch: &[RecordedEvent]) -> Result<(), ConsumerError> {
+        let span = tracing::info_span!(
+            "consumer_batch",
+            consumer = %name,
+            first = %batch.first().map(|event| event.position).unwrap_or_default(),
+            last = %batch.last().map(|event| event.position).unwrap_or_default(),
+            events = batch.len(),
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let handled = self.consumer.handle(batch).instrument(span.clone()).await;
+        let elapsed = started.elapsed();
+        let outcome = if handled.is_ok() { "handled" } else { "failed" };
+        span.record("outcome", outcome);
+        metrics::counter!("alpes_consumer_batches_total", "consumer" => name.to_string(), "outcome" => outcome)
+            .increment(1);
+        if handled.is_ok() {
+            metrics::counter!("alpes_consumer_events_total", "consumer" => name.to_string())
+                .increment(batch.len() as u64);
+        }
+        span.record("duration_ms", elapsed.as_secs_f64() * 1_000.0);
+        span.in_scope(|| tracing::debug!("consumer batch done"));
+        handled
     }
 
     /// False when shutdown came while waiting.

@@ -3,7 +3,8 @@
 //! reactors both send commands through here.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::fmt;
+use std::time::{Duration, Instant};
 
 use alpes_domain::atribucion::{Atribucion, AtribucionCommand};
 use alpes_domain::campana::{Campana, CampanaCommand};
@@ -12,6 +13,7 @@ use alpes_domain::interaccion::{Interaccion, InteraccionCommand};
 use alpes_domain::rules::fraud::ConfiguracionFraude;
 use alpes_event_store::{AggregateStore, EventRepository, EventStoreBackend, Position};
 use cqrs_es::{Aggregate, AggregateError};
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// How many times a command is tried when it keeps losing the race to another writer
@@ -182,7 +184,86 @@ impl CommandServices {
     }
 }
 
+/// Runs `command` in a `command` span (aggregate type and id, command name, request id),
+/// and records its outcome and duration there once it is done.
 async fn execute<A>(
+    store: &AggregateStore<A, EventRepository>,
+    id: Uuid,
+    command: A::Command,
+    services: &A::Services,
+    context: &CommandContext,
+) -> Result<Executed, CommandError<A::Error>>
+where
+    A: Aggregate,
+    A::Command: Clone + fmt::Debug,
+{
+    let name = variant_name(&command);
+    let span = tracing::info_span!(
+        "command",
+        aggregate = A::TYPE,
+        aggregate_id = %id,
+        command = %name,
+        actor = %context.actor,
+        request_id = context.request_id.as_deref(),
+        outcome = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let result = execute_with_retries(store, id, command, services, context)
+        .instrument(span.clone())
+        .await;
+    let outcome = outcome_of(&result);
+    let elapsed = started.elapsed();
+    span.record("outcome", outcome);
+    span.record("duration_ms", elapsed.as_secs_f64() * 1_000.0);
+    metrics::counter!("alpes_commands_total", "aggregate" => A::TYPE, "command" => name.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("alpes_command_duration_seconds", "aggregate" => A::TYPE, "command" => name)
+        .record(elapsed.as_secs_f64());
+    span.in_scope(|| match &result {
+        Ok(executed) => tracing::info!(events = ?executed.event_types, "command executed"),
+        Err(CommandError::Rejected(error)) => tracing::info!(%error, "command rejected"),
+        Err(error) => tracing::warn!(%error, "command failed"),
+    });
+    result
+}
+
+/// The outcome of a command as logged and counted: `executed`, `rejected`, `conflict` or
+/// `store_error`.
+fn outcome_of<E: std::error::Error>(result: &Result<Executed, CommandError<E>>) -> &'static str {
+    match result {
+        Ok(_) => "executed",
+        Err(CommandError::Rejected(_)) => "rejected",
+        Err(CommandError::Conflict { .. }) => "conflict",
+        Err(CommandError::Store { .. }) => "store_error",
+    }
+}
+
+/// The name of a command enum's variant (`CrearCampana`), from its `Debug` output: the
+/// writer stops formatting at the first character after the name, so a large command is
+/// not formatted whole.
+fn variant_name(command: &impl fmt::Debug) -> String {
+    struct VariantName(String);
+    impl fmt::Write for VariantName {
+        fn write_str(&mut self, text: &str) -> fmt::Result {
+            let end = text
+                .find(|character: char| !(character.is_alphanumeric() || character == '_'))
+                .unwrap_or(text.len());
+            self.0.push_str(&text[..end]);
+            if end < text.len() {
+                Err(fmt::Error)
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let mut name = VariantName(String::new());
+    // The error is the writer stopping on purpose.
+    let _ = fmt::write(&mut name, format_args!("{command:?}"));
+    name.0
+}
+
+async fn execute_with_retries<A>(
     store: &AggregateStore<A, EventRepository>,
     id: Uuid,
     command: A::Command,
@@ -207,7 +288,6 @@ where
                     .iter()
                     .map(|envelope| cqrs_es::DomainEvent::event_type(&envelope.payload))
                     .collect::<Vec<_>>();
-                tracing::debug!(aggregate = A::TYPE, %id, version = outcome.version, events = ?event_types, "command executed");
                 return Ok(Executed {
                     aggregate_id: id,
                     version: outcome.version,
@@ -256,4 +336,23 @@ fn backoff(attempt: usize) -> Duration {
     let base = 2u64.saturating_pow(attempt.min(6) as u32);
     let jitter = u64::from(Uuid::new_v4().as_bytes()[0] % 8);
     Duration::from_millis(base + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use alpes_domain::campana::CampanaCommand;
+
+    use super::variant_name;
+
+    #[test]
+    fn a_command_is_named_by_its_variant() {
+        assert_eq!(
+            variant_name(&CampanaCommand::ActivarCampana),
+            "ActivarCampana"
+        );
+        let cancel = CampanaCommand::CancelarCampana {
+            motivo: "a long reason".to_string(),
+        };
+        assert_eq!(variant_name(&cancel), "CancelarCampana");
+    }
 }

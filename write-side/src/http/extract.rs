@@ -201,7 +201,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             correlation_id: header_text(CORRELATION_ID),
             causation_id: None,
             actor: API_ACTOR.to_string(),
-            request_id: header_text("x-request-id"),
+            request_id: header_text(super::observability::REQUEST_ID),
         };
         Ok(RequestMeta {
             context,

@@ -25,6 +25,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod interacciones;
 pub mod lotes;
+pub mod observability;
 pub mod openapi;
 pub mod types;
 
@@ -140,7 +141,7 @@ impl WriteApi {
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
         }
         let api = commands.route("/openapi.json", get(openapi::serve_document));
-        let request_id = HeaderName::from_static("x-request-id");
+        let request_id = HeaderName::from_static(observability::REQUEST_ID);
         Router::new()
             .route("/health", get(health))
             .route("/ready", get(ready))
@@ -149,8 +150,9 @@ impl WriteApi {
             .method_not_allowed_fallback(method_not_allowed)
             .with_state(self.state.clone())
             .merge(extra)
+            .layer(middleware::from_fn(observability::record_request))
             .layer(PropagateRequestIdLayer::new(request_id.clone()))
-            .layer(TraceLayer::new_for_http())
+            .layer(TraceLayer::new_for_http().make_span_with(observability::request_span))
             .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
     }
 

@@ -47,6 +47,9 @@ pub(crate) struct Received {
     pub causa: String,
     /// The correlation id (the journey) recorded with it, if any.
     pub correlation: Option<String>,
+    /// The HTTP request that started the chain of commands, if any: passed on to every
+    /// command of the reaction, so the whole saga of a request can be found by its id.
+    pub request_id: Option<String>,
 }
 
 /// One reaction of the saga, run by a [`SagaConsumer`].
@@ -106,11 +109,13 @@ impl<R: Reactor> SagaConsumer<R> {
             );
             return Ok(None);
         };
+        let mut metadata = recorded.metadata();
         Ok(Some(Received {
             aggregate_id,
             event: decoded,
             causa: format!("{}#{}", recorded.stream(), event.sequence),
-            correlation: recorded.metadata().remove("correlation_id"),
+            correlation: metadata.remove("correlation_id"),
+            request_id: metadata.remove("request_id"),
         }))
     }
 }
@@ -179,7 +184,7 @@ impl Reaction<'_> {
                 .or_else(|| self.event.correlation.clone()),
             causation_id: Some(self.event.causa.clone()),
             actor: self.consumer.to_string(),
-            request_id: None,
+            request_id: self.event.request_id.clone(),
         }
     }
 
@@ -196,7 +201,10 @@ impl Reaction<'_> {
         E: RuleViolation + Send + Sync + 'static,
     {
         match result {
-            Ok(executed) => Ok(Ok(executed)),
+            Ok(executed) => {
+                count_saga_outcomes(&executed);
+                Ok(Ok(executed))
+            }
             Err(CommandError::Rejected(error)) => {
                 self.skip(aggregate, command, error.code(), &error.to_string())
                     .await?;
@@ -232,6 +240,25 @@ impl Reaction<'_> {
             reason,
         };
         Ok(self.database.record_rejection(&rejection).await?)
+    }
+}
+
+/// Counts the saga's ends among the events a reaction appended (a redelivered reaction
+/// appends nothing, so nothing is counted twice): `completed` per commission reserved,
+/// `not_attributed` per conversion nobody is credited for (or that the fraud rules reject
+/// before attribution), `compensated` per attribution reverted (budget or fraud).
+fn count_saga_outcomes(executed: &Executed) {
+    for event_type in &executed.event_types {
+        let outcome = match event_type.as_str() {
+            "ComisionReservada" => "completed",
+            "ConversionNoAtribuida" => "not_attributed",
+            // Sent by the saga only while attributing (the rules' findings); fraud reported
+            // through REST is not a reaction.
+            "FraudeDetectado" => "not_attributed",
+            "AtribucionRevertida" => "compensated",
+            _ => continue,
+        };
+        metrics::counter!("alpes_saga_outcomes_total", "outcome" => outcome).increment(1);
     }
 }
 
