@@ -6,13 +6,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alpes_audit::{export, verify, Bound, ExportFilter, ExportOptions, Format};
+use alpes_audit::{export_store, verify, Bound, ExportFilter, ExportOptions, Format};
 use alpes_domain::catalog::{event_types, AGGREGATE_TYPES};
 use alpes_event_store::{EventStoreBackend, StoreOptions};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{AuditExportArgs, AuditVerifyArgs};
+
+/// Bytes buffered before each write to the export file: a few hundred records.
+const OUTPUT_BUFFER: usize = 1 << 20;
 
 /// Streams the log into the file (or stdout), then says what it wrote on stderr.
 pub async fn export_command(arguments: AuditExportArgs) -> anyhow::Result<()> {
@@ -28,7 +31,6 @@ pub async fn export_command(arguments: AuditExportArgs) -> anyhow::Result<()> {
         ..StoreOptions::default()
     };
     let backend = EventStoreBackend::open(&arguments.events, options).await?;
-    let log = backend.log();
     let export_options = ExportOptions {
         format,
         ..ExportOptions::default()
@@ -38,11 +40,11 @@ pub async fn export_command(arguments: AuditExportArgs) -> anyhow::Result<()> {
     let mut report = |scanned: u64, _head| progress.set_position(scanned);
     let summary = if arguments.out == "-" {
         let stdout = std::io::stdout().lock();
-        export(
-            log.as_ref(),
+        export_store(
+            &backend,
             &filter,
             &export_options,
-            BufWriter::new(stdout),
+            BufWriter::with_capacity(OUTPUT_BUFFER, stdout),
             &mut report,
         )
         .await?
@@ -51,11 +53,11 @@ pub async fn export_command(arguments: AuditExportArgs) -> anyhow::Result<()> {
         let partial = partial_path(&target);
         let file = File::create(&partial)
             .with_context(|| format!("cannot write the export to '{}'", target.display()))?;
-        let summary = export(
-            log.as_ref(),
+        let summary = export_store(
+            &backend,
             &filter,
             &export_options,
-            BufWriter::new(file),
+            BufWriter::with_capacity(OUTPUT_BUFFER, file),
             &mut report,
         )
         .await;

@@ -125,14 +125,29 @@ impl ExportFilter {
     /// Whether `event` belongs in the export.
     pub fn keeps(&self, event: &RecordedEvent) -> bool {
         let stored = &event.event;
+        self.keeps_candidate(&Candidate {
+            position: event.position,
+            recorded_at: event.recorded_at,
+            aggregate_type: &stored.aggregate_type,
+            aggregate_id: &stored.aggregate_id,
+            event_type: &stored.event_type,
+            correlation_id: stored
+                .metadata
+                .get("correlation_id")
+                .and_then(|v| v.as_str()),
+        })
+    }
+
+    /// Whether the event described by `candidate` belongs in the export.
+    pub(crate) fn keeps_candidate(&self, candidate: &Candidate<'_>) -> bool {
         let within_from = match self.from {
-            Some(Bound::Position(from)) => event.position >= from,
-            Some(Bound::Time(from)) => event.recorded_at >= from,
+            Some(Bound::Position(from)) => candidate.position >= from,
+            Some(Bound::Time(from)) => candidate.recorded_at >= from,
             None => true,
         };
         let within_to = match self.to {
-            Some(Bound::Position(to)) => event.position <= to,
-            Some(Bound::Time(to)) => event.recorded_at <= to,
+            Some(Bound::Position(to)) => candidate.position <= to,
+            Some(Bound::Time(to)) => candidate.recorded_at <= to,
             None => true,
         };
         within_from
@@ -140,23 +155,31 @@ impl ExportFilter {
             && self
                 .aggregate_type
                 .as_ref()
-                .is_none_or(|t| *t == stored.aggregate_type)
+                .is_none_or(|t| t == candidate.aggregate_type)
             && self
                 .aggregate_id
                 .as_ref()
-                .is_none_or(|id| *id == stored.aggregate_id)
+                .is_none_or(|id| id == candidate.aggregate_id)
             && self
                 .event_type
                 .as_ref()
-                .is_none_or(|t| *t == stored.event_type)
-            && self.correlation.as_ref().is_none_or(|c| {
-                stored
-                    .metadata
-                    .get("correlation_id")
-                    .and_then(|v| v.as_str())
-                    == Some(c.as_str())
-            })
+                .is_none_or(|t| t == candidate.event_type)
+            && self
+                .correlation
+                .as_ref()
+                .is_none_or(|c| candidate.correlation_id == Some(c.as_str()))
     }
+}
+
+/// What the filter looks at in an event.
+pub(crate) struct Candidate<'a> {
+    pub position: Position,
+    pub recorded_at: DateTime<Utc>,
+    pub aggregate_type: &'a str,
+    pub aggregate_id: &'a str,
+    pub event_type: &'a str,
+    /// The metadata's `correlation_id` when it is a string.
+    pub correlation_id: Option<&'a str>,
 }
 
 /// A position at or before the one just before `position`, so that reading "after" it

@@ -10,9 +10,11 @@ mod canonical;
 mod export;
 mod filter;
 mod record;
+mod record_writer;
+mod stored_json;
 mod verify;
 
-pub use export::{export, ExportOptions, ExportSummary, Format};
+pub use export::{export, export_store, ExportOptions, ExportSummary, Format};
 pub use filter::{Bound, ExportFilter};
 pub use record::{AuditRecord, Trailer, GENESIS_HASH};
 pub use verify::{verify, VerifySummary};

@@ -3,7 +3,8 @@
 //! A statement has a fixed cost (a round trip, parsing, for writes a commit and its WAL
 //! flush) on top of its cost per row. Under load, requests that arrive while the database
 //! is busy with one batch are gathered into the next, which goes as soon as the database
-//! is free: few, full batches. Under light load a request goes at once, alone.
+//! is free (after the callers the previous batch released have queued their next
+//! requests): few, full batches. Under light load a request goes at once, alone.
 
 use std::future::Future;
 
@@ -30,7 +31,8 @@ impl<T> Batches<T> {
     }
 
     /// Waits for a request, then gathers more for as long as another batch is executing,
-    /// up to the maximum weight. `None` once every sender is gone and nothing is left.
+    /// and then for as long as letting the callers that batch released run brings more, up
+    /// to the maximum weight. `None` once every sender is gone and nothing is left.
     pub(crate) async fn next(&self, weight: impl Fn(&T) -> usize) -> Option<Vec<T>> {
         let mut pending = self.pending.lock().await;
         let first = pending.recv().await?;
@@ -40,14 +42,29 @@ impl<T> Batches<T> {
         while total < self.max_weight {
             let request = match pending.try_recv() {
                 Ok(request) => request,
-                Err(_) => tokio::select! {
-                    biased;
-                    _ = executing.wait_for(|running| *running == 0) => break,
-                    next = pending.recv() => match next {
-                        Some(request) => request,
-                        None => break,
-                    },
-                },
+                Err(_) => {
+                    let next = tokio::select! {
+                        biased;
+                        _ = executing.wait_for(|running| *running == 0) => None,
+                        next = pending.recv() => Some(next),
+                    };
+                    match next {
+                        Some(Some(request)) => request,
+                        Some(None) => break,
+                        // The batch that just ended released its callers, whose wake-ups
+                        // are queued behind ours: let them send their next requests before
+                        // this batch goes. Otherwise they always miss it, and two groups
+                        // of callers take turns (measured at 16 writers: transactions of
+                        // 1 and 15 appends, alternating).
+                        None => {
+                            tokio::task::yield_now().await;
+                            match pending.try_recv() {
+                                Ok(request) => request,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
             };
             total += weight(&request);
             batch.push(request);

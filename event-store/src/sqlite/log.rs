@@ -31,6 +31,11 @@ impl SqliteEventLog {
         }
     }
 
+    /// The upcasters every event read goes through.
+    pub(crate) fn upcasters(&self) -> &Upcasters {
+        &self.upcasters
+    }
+
     fn recorded(&self, stored: StoredEvent) -> RecordedEvent {
         let stored_version = stored.event.event_version.clone();
         RecordedEvent {

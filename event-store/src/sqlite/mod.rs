@@ -8,10 +8,13 @@
 //! - Reads (aggregate loads, the global log, checkpoints) use a separate pool; readers never
 //!   wait for the writer (WAL).
 //! - The writer signals each commit in-process, so consumers wake at once.
+//! - A reader of the whole log (the audit export) can scan it on its own connection and
+//!   thread instead ([`SqliteEventStore::scan_log`]).
 
 mod checkpoints;
 mod leases;
 mod log;
+mod log_scan;
 mod repository;
 mod rows;
 mod writer;
@@ -32,6 +35,7 @@ use crate::{CheckpointStore, EventLog, LeaseProvider, StoreError, StoreOptions};
 pub use checkpoints::{load_checkpoint, save_checkpoint, SqliteCheckpointStore};
 pub use leases::ProcessLeaseProvider;
 pub use log::SqliteEventLog;
+pub use log_scan::{ScanBatch, ScannedEvent, SqliteLogScan, StoredEventText};
 pub use repository::SqliteEventRepository;
 
 /// How long a connection waits for another process's write lock on the file.
