@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use alpes_event_store::{EventStoreUrl, StoreOptions};
+use alpes_graphql::GraphqlSettings;
 use alpes_write::{Service, UnknownService};
 use anyhow::{bail, Context};
 
@@ -38,6 +39,8 @@ pub struct Settings {
     pub services: Vec<Service>,
     /// Snapshot every N events; `None`: never.
     pub snapshot_every: Option<usize>,
+    /// The GraphQL API's limits and consistency wait.
+    pub graphql: GraphqlSettings,
     events_in_eventstoredb: bool,
 }
 
@@ -46,6 +49,7 @@ impl Settings {
     /// EventStoreDB comes with a views database.
     pub fn from_args(arguments: ServeArgs) -> anyhow::Result<Settings> {
         let events = EventStoreUrl::parse(&arguments.events).context("--events (ALPES_EVENTS)")?;
+        let graphql = graphql_settings(&arguments)?;
         let events_in_eventstoredb = matches!(events, EventStoreUrl::EventStoreDb { .. });
         let views = match arguments.views {
             Some(views) => {
@@ -71,6 +75,7 @@ impl Settings {
             listen: arguments.listen,
             services: arguments.services.0,
             snapshot_every: (arguments.snapshot_every > 0).then_some(arguments.snapshot_every),
+            graphql,
             events_in_eventstoredb,
         })
     }
@@ -90,6 +95,21 @@ impl Settings {
     pub fn write_side_database(&self) -> Option<&str> {
         self.events_in_eventstoredb.then_some(self.views.as_str())
     }
+}
+
+/// The GraphQL limits: zero would refuse every query, so it is refused here.
+fn graphql_settings(arguments: &ServeArgs) -> anyhow::Result<GraphqlSettings> {
+    if arguments.graphql_max_depth == 0 {
+        bail!("--graphql-max-depth (ALPES_GRAPHQL_MAX_DEPTH) must be at least 1, not 0");
+    }
+    if arguments.graphql_max_complexity == 0 {
+        bail!("--graphql-max-complexity (ALPES_GRAPHQL_MAX_COMPLEXITY) must be at least 1, not 0");
+    }
+    Ok(GraphqlSettings {
+        max_depth: arguments.graphql_max_depth,
+        max_complexity: arguments.graphql_max_complexity,
+        consistency_timeout: std::time::Duration::from_millis(arguments.consistency_timeout_ms),
+    })
 }
 
 #[cfg(test)]
