@@ -12,6 +12,10 @@ pub enum ErrorCode {
     InvalidConsistencyToken,
     /// The views did not reach the consistency token's position in time.
     ConsistencyTimeout,
+    /// The query nests deeper than `--graphql-max-depth`.
+    QueryTooDeep,
+    /// The query is more complex than `--graphql-max-complexity`.
+    QueryTooComplex,
     /// The views could not be read; details are in the server's log.
     Internal,
 }
@@ -23,6 +27,8 @@ impl ErrorCode {
             ErrorCode::BadUserInput => "BAD_USER_INPUT",
             ErrorCode::InvalidConsistencyToken => "INVALID_CONSISTENCY_TOKEN",
             ErrorCode::ConsistencyTimeout => "CONSISTENCY_TIMEOUT",
+            ErrorCode::QueryTooDeep => "QUERY_TOO_DEEP",
+            ErrorCode::QueryTooComplex => "QUERY_TOO_COMPLEX",
             ErrorCode::Internal => "INTERNAL",
         }
     }

@@ -152,6 +152,32 @@ impl TestApp {
             .map_or(Position::START, |(position, _)| position)
     }
 
+    /// The log position of the last event of aggregate `id`, once the log hands it out:
+    /// what a command's consistency token is. (The log's head is not: on PostgreSQL it
+    /// stops before events that an older open transaction may still precede.)
+    pub async fn position_of(&self, id: Uuid) -> Position {
+        let id = id.to_string();
+        eventually(&format!("an event of {id} in the log"), || async {
+            let log = self.backend.log();
+            let mut after = Position::START;
+            let mut found = None;
+            loop {
+                let batch = log.read_after(after, 1_000).await.unwrap();
+                let Some(last) = batch.last() else {
+                    return found;
+                };
+                after = last.position;
+                found = batch
+                    .iter()
+                    .filter(|event| event.event.aggregate_id == id)
+                    .map(|event| event.position)
+                    .last()
+                    .or(found);
+            }
+        })
+        .await
+    }
+
     /// The raw GraphQL response (`data`, `errors`, `extensions`) to `query`.
     pub async fn graphql_response(&self, query: &str, variables: Value) -> Value {
         self.graphql_with(query, variables, None).await
