@@ -17,6 +17,7 @@ on_both_stores!(&[] =>
     pagination_walks_every_row_once_while_rows_arrive,
     bad_arguments_are_clear_errors,
     nested_objects_of_a_list_load_in_one_query_each,
+    get_opens_the_graphiql_playground,
 );
 
 mod limited {
@@ -326,4 +327,20 @@ async fn a_consistency_token_waits_for_the_views(app: &TestApp) {
     assert!(errors[0].0.contains("300 ms"), "{errors:?}");
     assert!(response["data"].is_null(), "{response:#}");
     assert!(waited.as_millis() >= 300, "{waited:?}");
+}
+
+async fn get_opens_the_graphiql_playground(app: &TestApp) {
+    let response = app.client.get(app.url("/graphql")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("graphiql"), "{page}");
+    assert!(
+        page.contains("/graphql/ws"),
+        "subscriptions endpoint: {page}"
+    );
 }

@@ -1,7 +1,8 @@
 //! Subscriptions, fed by the global log: a subscriber follows the log from its head at
 //! the time it subscribed (`read_after`, then `wait_for_events` once caught up), so it sees
 //! each event of its campaign as soon as the store makes it readable, without polling the
-//! views.
+//! views. The statistics subscription reads the campaign's row only after an event of
+//! the campaign, once the marketing projector's checkpoint has passed that event.
 //!
 //! An event concerns a campaign when it is an event of the campaign itself, when its
 //! payload names the campaign (`campana_id` anywhere in it: interactions, attributions,

@@ -19,6 +19,8 @@ use uuid::Uuid;
 
 /// Runs each named `async fn(TestApp)` once on SQLite and once on PostgreSQL (skipped
 /// loudly by alpes-test-support when there is none), the app started with `$flags`.
+// `crate::` is meant: each test binary includes this module as its own `graphql_support`.
+#[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! on_both_stores {
     ($flags:expr => $($test:ident),* $(,)?) => {
@@ -169,9 +171,9 @@ impl TestApp {
                 after = last.position;
                 found = batch
                     .iter()
-                    .filter(|event| event.event.aggregate_id == id)
+                    .rev()
+                    .find(|event| event.event.aggregate_id == id)
                     .map(|event| event.position)
-                    .last()
                     .or(found);
             }
         })
@@ -314,7 +316,7 @@ where
 }
 
 /// The nodes of a connection in `data` at `path` (`["comisiones"]`, …).
-pub fn nodes<'a>(connection: &'a Value) -> Vec<&'a Value> {
+pub fn nodes(connection: &Value) -> Vec<&Value> {
     connection["edges"]
         .as_array()
         .map(|edges| edges.iter().map(|edge| &edge["node"]).collect())
