@@ -227,4 +227,52 @@ mod tests {
         assert_eq!(parsed.services, vec![Service::Comisiones]);
         assert_eq!(parsed.snapshot_every, Some(7));
     }
+
+    #[test]
+    fn graphql_limits_come_from_flags_or_the_environment_and_zero_is_refused() {
+        let defaults = settings(&[]).unwrap().graphql;
+        assert_eq!(defaults, GraphqlSettings::default());
+        let parsed = settings(&[
+            "--graphql-max-depth",
+            "4",
+            "--graphql-max-complexity",
+            "90",
+            "--consistency-timeout-ms",
+            "250",
+        ])
+        .unwrap()
+        .graphql;
+        assert_eq!(parsed.max_depth, 4);
+        assert_eq!(parsed.max_complexity, 90);
+        assert_eq!(
+            parsed.consistency_timeout,
+            std::time::Duration::from_millis(250)
+        );
+        let error = settings(&["--graphql-max-depth", "0"]).unwrap_err();
+        assert!(error.to_string().contains("--graphql-max-depth"), "{error}");
+        assert!(settings(&["--consistency-timeout-ms", "soon"]).is_err());
+
+        let _turn = ENVIRONMENT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let variables = [
+            ("ALPES_GRAPHQL_MAX_DEPTH", "6"),
+            ("ALPES_GRAPHQL_MAX_COMPLEXITY", "700"),
+            ("ALPES_CONSISTENCY_TIMEOUT_MS", "1500"),
+        ];
+        for (name, value) in variables {
+            std::env::set_var(name, value);
+        }
+        let parsed = parse(&[]);
+        for (name, _) in variables {
+            std::env::remove_var(name);
+        }
+        let parsed = parsed.unwrap().graphql;
+        assert_eq!(parsed.max_depth, 6);
+        assert_eq!(parsed.max_complexity, 700);
+        assert_eq!(
+            parsed.consistency_timeout,
+            std::time::Duration::from_millis(1500)
+        );
+    }
 }

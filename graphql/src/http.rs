@@ -11,24 +11,17 @@ use axum::Router;
 
 use crate::consistency;
 use crate::context::{Db, ReadContext};
-use crate::schema::{build_schema, AlpesSchema};
+use crate::service::GraphqlService;
 
 /// The header carrying a consistency token (`HIGH:LOW`).
 pub const CONSISTENCY_HEADER: &str = "x-consistency-token";
 
-#[derive(Clone)]
-struct Api {
-    schema: AlpesSchema,
-    context: ReadContext,
-}
+type Api = GraphqlService;
 
 /// `POST /graphql` (queries), `GET /graphql` (GraphiQL) and `GET /graphql/ws`
 /// (subscriptions over WebSocket).
 pub fn router(context: ReadContext) -> Router {
-    let api = Api {
-        schema: build_schema(context.clone()),
-        context,
-    };
+    let api = GraphqlService::new(context);
     Router::new()
         .route("/graphql", get(graphiql).post(execute))
         .route("/graphql/ws", get(subscribe))

@@ -22,6 +22,7 @@ mod loaders;
 mod money;
 mod query;
 mod schema;
+mod service;
 pub mod subscription;
 mod types;
 
@@ -31,6 +32,7 @@ pub use context::ReadContext;
 pub use error::ErrorCode;
 pub use http::{router, CONSISTENCY_HEADER};
 pub use schema::{build_schema, AlpesSchema};
+pub use service::GraphqlService;
 
 /// The limits and waits of the GraphQL API (`alpes serve` flags).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
