@@ -78,6 +78,11 @@ impl Application {
         })
     }
 
+    /// The event store it runs on.
+    pub fn backend(&self) -> &EventStoreBackend {
+        &self.backend
+    }
+
     /// The address the HTTP API listens on.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.server.local_addr()

@@ -16,11 +16,18 @@ use cqrs_es::persist::{
 use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope, EventStore};
 use serde_json::Value;
 
-use crate::{upcast, StoreError, Upcasters};
+use crate::{upcast, Position, StoreError, Upcasters};
 
 /// What `PersistedEventRepository::persist` takes to save a snapshot: aggregate id, the
 /// aggregate, and the snapshot's number (1 for the first).
 type SnapshotUpdate = (String, Value, usize);
+
+/// What a commit writes: the events as returned, as stored, and the snapshot when due.
+struct PreparedCommit<A: Aggregate> {
+    envelopes: Vec<EventEnvelope<A>>,
+    serialized: Vec<SerializedEvent>,
+    snapshot: Option<SnapshotUpdate>,
+}
 
 /// The [`EventStore`] of aggregate `A` over the repository `R` of a backend.
 ///
@@ -40,6 +47,9 @@ pub struct CommandOutcome<A: Aggregate> {
     pub version: usize,
     /// The committed events, in order, with their sequences and metadata.
     pub events: Vec<EventEnvelope<A>>,
+    /// Where the last committed event is in the global log: a consistency token (readers
+    /// that have reached it see the command's effects). `None` when nothing was committed.
+    pub position: Option<Position>,
 }
 
 impl<A, R: Clone> Clone for AggregateStore<A, R> {
@@ -73,29 +83,6 @@ where
     /// The backend's repository.
     pub fn repository(&self) -> &R {
         &self.repository
-    }
-
-    /// Loads the aggregate, lets it handle `command`, and commits its events with
-    /// `metadata`, like `CqrsFramework::execute_with_metadata` — but returns the new version
-    /// and the committed events. Runs no cqrs-es queries: consumers read the global log.
-    pub async fn execute(
-        &self,
-        aggregate_id: &str,
-        command: A::Command,
-        services: &A::Services,
-        metadata: HashMap<String, String>,
-    ) -> Result<CommandOutcome<A>, AggregateError<A::Error>> {
-        let mut context = self.load_aggregate(aggregate_id).await?;
-        let sink = EventSink::default();
-        context
-            .aggregate
-            .handle(command, services, &sink)
-            .await
-            .map_err(AggregateError::UserError)?;
-        let events = sink.collect().await;
-        let version = context.current_sequence + events.len();
-        let events = self.commit(events, context, metadata).await?;
-        Ok(CommandOutcome { version, events })
     }
 
     /// The context to replay onto: the latest snapshot when snapshots are on and it can
@@ -142,6 +129,40 @@ where
             .map_err(|error| AggregateError::DeserializationError(Box::new(error)))
     }
 
+    /// The envelopes, rows and snapshot of `events` committed after `context`'s sequence;
+    /// `None` when there is nothing to commit.
+    fn prepare_commit(
+        &self,
+        events: Vec<A::Event>,
+        context: &EventStoreAggregateContext<A>,
+        metadata: HashMap<String, String>,
+    ) -> Result<Option<PreparedCommit<A>>, AggregateError<A::Error>> {
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let envelopes: Vec<EventEnvelope<A>> = events
+            .into_iter()
+            .zip(context.current_sequence + 1..)
+            .map(|(payload, sequence)| EventEnvelope {
+                aggregate_id: context.aggregate_id.clone(),
+                sequence,
+                payload,
+                metadata: metadata.clone(),
+            })
+            .collect();
+        let serialized = envelopes
+            .iter()
+            .map(SerializedEvent::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let new_sequence = context.current_sequence + envelopes.len();
+        let snapshot = self.snapshot_update(context, new_sequence)?;
+        Ok(Some(PreparedCommit {
+            envelopes,
+            serialized,
+            snapshot,
+        }))
+    }
+
     /// The snapshot to save with events that take the aggregate from `context`'s sequence
     /// to `new_sequence`, if they cross a multiple of the snapshot interval.
     fn snapshot_update(
@@ -159,6 +180,63 @@ where
         let payload = serde_json::to_value(&context.aggregate)?;
         let next_snapshot = context.current_snapshot.map_or(1, |current| current + 1);
         Ok(Some((context.aggregate_id.clone(), payload, next_snapshot)))
+    }
+}
+
+/// A repository that tells where in the global log an append landed (every backend's).
+pub trait PositionedRepository: PersistedEventRepository {
+    /// Like [`PersistedEventRepository::persist`], and answers the global log position of
+    /// the last event (`None` without events, or when the backend could not tell).
+    fn persist_at<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<SnapshotUpdate>,
+    ) -> impl std::future::Future<Output = Result<Option<Position>, PersistenceError>> + Send;
+}
+
+impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
+    /// Loads the aggregate, lets it handle `command`, and commits its events with
+    /// `metadata`, like `CqrsFramework::execute_with_metadata` — but returns the new version,
+    /// the committed events and the log position of the last one. Runs no cqrs-es queries:
+    /// consumers read the global log.
+    pub async fn execute(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        services: &A::Services,
+        metadata: HashMap<String, String>,
+    ) -> Result<CommandOutcome<A>, AggregateError<A::Error>> {
+        let mut context = self.load_aggregate(aggregate_id).await?;
+        let sink = EventSink::default();
+        context
+            .aggregate
+            .handle(command, services, &sink)
+            .await
+            .map_err(AggregateError::UserError)?;
+        let events = sink.collect().await;
+        let version = context.current_sequence + events.len();
+        let (events, position) = self.commit_at(events, context, metadata).await?;
+        Ok(CommandOutcome {
+            version,
+            events,
+            position,
+        })
+    }
+
+    async fn commit_at(
+        &self,
+        events: Vec<A::Event>,
+        context: EventStoreAggregateContext<A>,
+        metadata: HashMap<String, String>,
+    ) -> Result<(Vec<EventEnvelope<A>>, Option<Position>), AggregateError<A::Error>> {
+        let Some(commit) = self.prepare_commit(events, &context, metadata)? else {
+            return Ok((Vec::new(), None));
+        };
+        let position = self
+            .repository
+            .persist_at::<A>(&commit.serialized, commit.snapshot)
+            .await?;
+        Ok((commit.envelopes, position))
     }
 }
 
@@ -206,27 +284,13 @@ where
         context: EventStoreAggregateContext<A>,
         metadata: HashMap<String, String>,
     ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
-        if events.is_empty() {
+        let Some(commit) = self.prepare_commit(events, &context, metadata)? else {
             return Ok(Vec::new());
-        }
-        let envelopes: Vec<EventEnvelope<A>> = events
-            .into_iter()
-            .zip(context.current_sequence + 1..)
-            .map(|(payload, sequence)| EventEnvelope {
-                aggregate_id: context.aggregate_id.clone(),
-                sequence,
-                payload,
-                metadata: metadata.clone(),
-            })
-            .collect();
-        let serialized = envelopes
-            .iter()
-            .map(SerializedEvent::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let new_sequence = context.current_sequence + envelopes.len();
-        let snapshot = self.snapshot_update(&context, new_sequence)?;
-        self.repository.persist::<A>(&serialized, snapshot).await?;
-        Ok(envelopes)
+        };
+        self.repository
+            .persist::<A>(&commit.serialized, commit.snapshot)
+            .await?;
+        Ok(commit.envelopes)
     }
 }
 

@@ -11,12 +11,12 @@ use cqrs_es::persist::{
 use cqrs_es::Aggregate;
 use serde_json::Value;
 
-use crate::aggregate_store::AggregateStore;
+use crate::aggregate_store::{AggregateStore, PositionedRepository};
 use crate::esdb::{EsdbEventRepository, EsdbEventStore};
 use crate::postgres::{PostgresEventStore, PostgresRepository};
 use crate::sqlite::{SqliteEventRepository, SqliteEventStore};
 use crate::url::EventStoreUrl;
-use crate::{CheckpointStore, EventLog, LeaseProvider, StoreError, StoreOptions};
+use crate::{CheckpointStore, EventLog, LeaseProvider, Position, StoreError, StoreOptions};
 
 /// An open event store, whichever backend the URL chose.
 #[derive(Clone)]
@@ -208,6 +208,30 @@ impl EventStoreBackend {
             Store::Postgres(store) => Some(store),
             _ => None,
         }
+    }
+}
+
+impl EventRepository {
+    /// Appends the events of one aggregate instance (and its snapshot) atomically and
+    /// returns the global log position of the last one (`None` without events, or when the
+    /// backend could not tell). A stale expected sequence fails with
+    /// [`PersistenceError::OptimisticLockError`].
+    pub async fn append<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<Option<Position>, PersistenceError> {
+        dispatch!(self, repository => repository.append::<A>(events, snapshot_update).await)
+    }
+}
+
+impl PositionedRepository for EventRepository {
+    async fn persist_at<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<Option<Position>, PersistenceError> {
+        self.append::<A>(events, snapshot_update).await
     }
 }
 

@@ -10,7 +10,7 @@ use alpes_domain::campana::{Campana, CampanaCommand};
 use alpes_domain::comision::{Comision, ComisionCommand};
 use alpes_domain::interaccion::{Interaccion, InteraccionCommand};
 use alpes_domain::rules::fraud::ConfiguracionFraude;
-use alpes_event_store::{AggregateStore, EventRepository, EventStoreBackend};
+use alpes_event_store::{AggregateStore, EventRepository, EventStoreBackend, Position};
 use cqrs_es::{Aggregate, AggregateError};
 use uuid::Uuid;
 
@@ -67,6 +67,9 @@ pub struct Executed {
     pub appended: usize,
     /// The names of the appended events, in order.
     pub event_types: Vec<String>,
+    /// Where the last appended event is in the global log (`None` for a no-op): readers
+    /// that have reached it see the command's effects.
+    pub position: Option<Position>,
 }
 
 /// Why a command was not carried out.
@@ -210,6 +213,7 @@ where
                     version: outcome.version,
                     appended: event_types.len(),
                     event_types,
+                    position: outcome.position,
                 });
             }
             Err(AggregateError::UserError(error)) => return Err(CommandError::Rejected(error)),

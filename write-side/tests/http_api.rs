@@ -9,6 +9,7 @@ use alpes_domain::atribucion::{
 };
 use alpes_domain::comision::{ComisionCommand, DatosComision};
 use alpes_domain::{ids, Currency, ModeloAtribucion, Money, TipoConversion, TipoInteraccion};
+use alpes_event_store::Position;
 use alpes_write::http::lotes::{AccionLote, Filter};
 use alpes_write::CommandContext;
 use chrono::{Duration, Utc};
@@ -30,6 +31,7 @@ on_every_backend!(
     batches_ask_named_commissions_and_say_why_they_skip,
     fraud_is_reported_by_attribution_or_purchase_id,
     health_and_readiness_answer,
+    every_answer_carries_the_log_position_of_its_last_event,
 );
 
 fn campana_body() -> Value {
@@ -71,8 +73,8 @@ async fn a_campaign_is_created_and_moves_through_its_lifecycle(app: TestApp) {
         expected_version += 1;
         let body: Value = response.json().await.unwrap();
         assert_eq!(
-            body,
-            json!({"id": id, "version": expected_version}),
+            (&body["id"], &body["version"]),
+            (&json!(id), &json!(expected_version)),
             "{step}"
         );
     }
@@ -661,8 +663,8 @@ async fn fraud_is_reported_by_attribution_or_purchase_id(app: TestApp) {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(
-        body,
-        json!({"id": atribucion, "version": 2}),
+        (&body["id"], &body["version"]),
+        (&json!(atribucion), &json!(2)),
         "by purchase id"
     );
     let response = app
@@ -708,4 +710,98 @@ async fn health_and_readiness_answer(app: TestApp) {
         );
     }
     assert!(app.stop().await.is_ok());
+}
+
+/// The consistency token of an answer (body and header agree) as a log position.
+fn token_of(response: &reqwest::Response) -> Option<Position> {
+    let header = response.headers().get("x-consistency-token")?;
+    Some(header.to_str().unwrap().parse().unwrap())
+}
+
+/// The stream of the event at `position` in the global log (waiting for PostgreSQL's log
+/// to show it: it trails commits of other transactions of the cluster).
+async fn stream_at(app: &TestApp, position: Position) -> String {
+    let log = app.backend.log();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let events = log.read_after(Position::START, 100_000).await.unwrap();
+        if let Some(event) = events.into_iter().find(|event| event.position == position) {
+            return event.stream();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no event at {position} in the log"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn every_answer_carries_the_log_position_of_its_last_event(app: TestApp) {
+    let created = app.post("/api/v1/campanas", &campana_body()).await;
+    assert_eq!(created.status(), 201);
+    let creation = token_of(&created).expect("a token on a create");
+    let body: Value = created.json().await.unwrap();
+    assert_eq!(body["consistency"], creation.to_string());
+    let campana = body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        stream_at(&app, creation).await,
+        format!("Campana-{campana}")
+    );
+
+    let activated = app
+        .post_with_key(
+            &format!("/api/v1/campanas/{campana}/activar"),
+            "act-1",
+            &json!(null),
+        )
+        .await;
+    let activation = token_of(&activated).expect("a token on a command");
+    assert!(activation > creation);
+    let replayed = app
+        .post_with_key(
+            &format!("/api/v1/campanas/{campana}/activar"),
+            "act-1",
+            &json!(null),
+        )
+        .await;
+    assert_eq!(
+        token_of(&replayed),
+        Some(activation),
+        "a replay answers the same token"
+    );
+    let campana: Uuid = campana.parse().unwrap();
+    let mut one = click(campana, Uuid::new_v4());
+    one["id"] = json!(Uuid::new_v4());
+    let first = app.post("/api/v1/interacciones", &one).await;
+    assert!(token_of(&first).is_some());
+    let repeated = app.post("/api/v1/interacciones", &one).await;
+    assert_eq!(repeated.status(), 201);
+    assert_eq!(token_of(&repeated), None);
+    let repeated_body: Value = repeated.json().await.unwrap();
+    assert!(
+        repeated_body.get("consistency").is_none(),
+        "a command that appended nothing has no token: {repeated_body}"
+    );
+
+    let batch = json!([
+        click(campana, Uuid::new_v4()),
+        click(campana, Uuid::new_v4())
+    ]);
+    let answered = app.post("/api/v1/interacciones", &batch).await;
+    let latest = token_of(&answered).expect("a token on a batch");
+    let body: Value = answered.json().await.unwrap();
+    let items: Vec<Position> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["consistency"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(items.iter().max(), Some(&latest), "{body}");
+    assert_eq!(body["consistency"], latest.to_string());
+    for (item, position) in body["results"].as_array().unwrap().iter().zip(&items) {
+        assert_eq!(
+            stream_at(&app, *position).await,
+            format!("Interaccion-{}", item["id"].as_str().unwrap())
+        );
+    }
 }

@@ -17,9 +17,10 @@ use uuid::Uuid;
 use super::all::AllReader;
 use super::errors::{persistence_error, with_retries};
 use super::mapping::{
-    aggregate_stream, event_data, expected_revision, is_log_event, revision_of, serialized_event,
-    snapshot_stream, SnapshotRecord,
+    aggregate_stream, event_data, expected_revision, is_log_event, log_position, revision_of,
+    serialized_event, snapshot_stream, SnapshotRecord,
 };
+use crate::aggregate_store::PositionedRepository;
 use crate::Position;
 
 /// Events buffered between the task reading a stream and the consumer of a [`ReplayStream`].
@@ -81,10 +82,12 @@ impl EsdbEventRepository {
             .collect()
     }
 
+    /// Appends and answers the `$all` position of the write (`None` when the server did
+    /// not tell it, as for a retry it recognised as already done).
     async fn append_events<A: Aggregate>(
         &self,
         events: &[SerializedEvent],
-    ) -> Result<(), PersistenceError> {
+    ) -> Result<Option<Position>, PersistenceError> {
         let (aggregate_id, expected) = check_batch::<A>(events)?;
         let stream = aggregate_stream(A::TYPE, aggregate_id);
         // One id per persist call: a retry below is recognised by the server as the same
@@ -95,7 +98,7 @@ impl EsdbEventRepository {
             .map(|event| event_data(event, &append_id))
             .collect::<Result<Vec<_>, _>>()?;
         let options = AppendToStreamOptions::default().expected_revision(expected);
-        with_retries("appending events", || {
+        let written = with_retries("appending events", || {
             self.client
                 .append_to_stream(stream.as_str(), &options, data.clone())
         })
@@ -109,7 +112,35 @@ impl EsdbEventRepository {
                 error,
             )
         })?;
-        Ok(())
+        let position = log_position(written.position);
+        Ok((position != Position::START).then_some(position))
+    }
+
+    /// Appends the events of one aggregate instance, then saves its snapshot when one is
+    /// due, and answers the `$all` position of the write (`None` without events, or when
+    /// the server did not tell it). A stale expected revision fails with
+    /// [`PersistenceError::OptimisticLockError`].
+    pub async fn append<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<Option<Position>, PersistenceError> {
+        let Some(last) = events.last() else {
+            // Nothing happened, so there is no new state to snapshot either.
+            return Ok(None);
+        };
+        let position = self.append_events::<A>(events).await?;
+        if let Some((aggregate_id, aggregate, current_snapshot)) = snapshot_update {
+            self.save_snapshot(SnapshotRecord {
+                aggregate_type: A::TYPE.to_string(),
+                aggregate_id,
+                current_sequence: last.sequence,
+                current_snapshot,
+                aggregate,
+            })
+            .await;
+        }
+        Ok(position)
     }
 
     /// Saves a snapshot. The events are already stored and are the truth: a snapshot that
@@ -149,6 +180,16 @@ impl EsdbEventRepository {
         {
             tracing::warn!(%error, stream, "snapshot stream keeps every snapshot: cannot set its maxCount");
         }
+    }
+}
+
+impl PositionedRepository for EsdbEventRepository {
+    async fn persist_at<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<Option<Position>, PersistenceError> {
+        self.append::<A>(events, snapshot_update).await
     }
 }
 
@@ -216,22 +257,7 @@ impl PersistedEventRepository for EsdbEventRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        let Some(last) = events.last() else {
-            // Nothing happened, so there is no new state to snapshot either.
-            return Ok(());
-        };
-        self.append_events::<A>(events).await?;
-        if let Some((aggregate_id, aggregate, current_snapshot)) = snapshot_update {
-            self.save_snapshot(SnapshotRecord {
-                aggregate_type: A::TYPE.to_string(),
-                aggregate_id,
-                current_sequence: last.sequence,
-                current_snapshot,
-                aggregate,
-            })
-            .await;
-        }
-        Ok(())
+        self.append::<A>(events, snapshot_update).await.map(drop)
     }
 
     async fn stream_events<A: Aggregate>(

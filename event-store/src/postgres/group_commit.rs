@@ -9,15 +9,17 @@
 //! (typically one append's sequence already exists), nothing of it was stored, and each
 //! append of the batch is written again alone, so only the conflicting ones fail.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use sqlx::postgres::PgPool;
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::batching::Batches;
 use super::rows::{persistence_error, sequence_column, shared_persistence_error};
+use crate::Position;
 
 /// Committer tasks: one commits while the next gathers the following batch.
 const COMMITTERS: usize = 2;
@@ -32,7 +34,56 @@ const INSERT_ROWS: &str = "
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
 SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload::json, metadata::json
   FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-    AS appended(aggregate_id, sequence, event_type, event_version, payload, metadata, aggregate_type)";
+    AS appended(aggregate_id, sequence, event_type, event_version, payload, metadata, aggregate_type)
+RETURNING aggregate_type, aggregate_id, sequence, global_position, transaction_id::text AS log_transaction";
+
+/// Where the rows of one insert landed in the global log, by (type, id, sequence).
+pub(crate) struct Inserted {
+    transaction: u64,
+    positions: HashMap<(String, String, i64), i64>,
+}
+
+impl Inserted {
+    fn read(rows: Vec<sqlx::postgres::PgRow>) -> Result<Inserted, sqlx::Error> {
+        let mut transaction = 0;
+        let mut positions = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let text: String = row.try_get("log_transaction")?;
+            transaction = text.parse().map_err(|error| sqlx::Error::ColumnDecode {
+                index: "transaction_id".to_string(),
+                source: Box::new(error),
+            })?;
+            positions.insert(
+                (
+                    row.try_get("aggregate_type")?,
+                    row.try_get("aggregate_id")?,
+                    row.try_get("sequence")?,
+                ),
+                row.try_get("global_position")?,
+            );
+        }
+        Ok(Inserted {
+            transaction,
+            positions,
+        })
+    }
+
+    /// The log position of the last row of `rows` (all rows of one insert share its
+    /// transaction id); `None` when `rows` is empty or was not part of this insert.
+    pub(crate) fn last_of(&self, rows: &EventRows) -> Option<Position> {
+        let last = rows.len().checked_sub(1)?;
+        let key = (
+            rows.aggregate_types[last].clone(),
+            rows.aggregate_ids[last].clone(),
+            rows.sequences[last],
+        );
+        let global_position = *self.positions.get(&key)?;
+        Some(Position::new(
+            self.transaction,
+            u64::try_from(global_position).ok()?,
+        ))
+    }
+}
 
 /// The rows of one or more appends, column by column, ready to bind.
 #[derive(Default)]
@@ -82,8 +133,11 @@ impl EventRows {
     }
 
     /// Inserts every row in one statement: all of them or, on error, none.
-    pub(crate) async fn insert(&self, executor: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
-        sqlx::query(INSERT_ROWS)
+    pub(crate) async fn insert(
+        &self,
+        executor: impl PgExecutor<'_>,
+    ) -> Result<Inserted, sqlx::Error> {
+        let rows = sqlx::query(INSERT_ROWS)
             .bind(&self.aggregate_ids)
             .bind(&self.sequences)
             .bind(&self.event_types)
@@ -91,16 +145,25 @@ impl EventRows {
             .bind(&self.payloads)
             .bind(&self.metadata)
             .bind(&self.aggregate_types)
-            .execute(executor)
-            .await
-            .map(drop)
+            .fetch_all(executor)
+            .await?;
+        Inserted::read(rows)
+    }
+
+    /// Inserts the rows alone and answers where the last one landed.
+    async fn insert_alone(&self, pool: &PgPool) -> AppendOutcome {
+        let inserted = self.insert(pool).await.map_err(persistence_error)?;
+        Ok(inserted.last_of(self))
     }
 }
+
+/// The log position of an append's last event, once committed.
+type AppendOutcome = Result<Option<Position>, PersistenceError>;
 
 /// One append waiting for its commit.
 struct Append {
     rows: EventRows,
-    committed: oneshot::Sender<Result<(), PersistenceError>>,
+    committed: oneshot::Sender<AppendOutcome>,
 }
 
 /// The queue in front of the committer tasks; the tasks end when the last clone is dropped.
@@ -120,8 +183,9 @@ impl GroupCommit {
         GroupCommit { queue }
     }
 
-    /// Stores `rows` atomically, possibly in the same transaction as concurrent appends.
-    pub(crate) async fn append(&self, rows: EventRows) -> Result<(), PersistenceError> {
+    /// Stores `rows` atomically, possibly in the same transaction as concurrent appends,
+    /// and answers the log position of the last row.
+    pub(crate) async fn append(&self, rows: EventRows) -> AppendOutcome {
         let (committed, outcome) = oneshot::channel();
         self.queue
             .send(Append { rows, committed })
@@ -144,7 +208,7 @@ async fn run_committer(pool: PgPool, batches: Arc<Batches<Append>>) {
 async fn commit(pool: &PgPool, mut batch: Vec<Append>) {
     if batch.len() == 1 {
         let only = batch.remove(0);
-        let outcome = only.rows.insert(pool).await.map_err(persistence_error);
+        let outcome = only.rows.insert_alone(pool).await;
         // The appender may have given up waiting; the outcome is then nobody's business.
         let _ = only.committed.send(outcome);
         return;
@@ -154,16 +218,17 @@ async fn commit(pool: &PgPool, mut batch: Vec<Append>) {
         rows.extend(&append.rows);
     }
     match rows.insert(pool).await {
-        Ok(()) => {
+        Ok(inserted) => {
             for append in batch {
-                let _ = append.committed.send(Ok(()));
+                let position = inserted.last_of(&append.rows);
+                let _ = append.committed.send(Ok(position));
             }
         }
         // The server refused the statement, so none of it was stored: let each append
         // succeed or fail on its own.
         Err(sqlx::Error::Database(_)) => {
             for append in batch {
-                let outcome = append.rows.insert(pool).await.map_err(persistence_error);
+                let outcome = append.rows.insert_alone(pool).await;
                 let _ = append.committed.send(outcome);
             }
         }

@@ -12,6 +12,8 @@ use sqlx::Row;
 use super::group_commit::{EventRows, GroupCommit};
 use super::group_read::GroupRead;
 use super::rows::{persistence_error, sequence_column, serialized_event, EVENT_COLUMNS};
+use crate::aggregate_store::PositionedRepository;
+use crate::Position;
 
 /// Events buffered ahead of a consumer of [`PersistedEventRepository::stream_all_events`].
 const REPLAY_CHANNEL_SIZE: usize = 500;
@@ -43,6 +45,30 @@ impl PostgresRepository {
         }
     }
 
+    /// Appends the events of one aggregate instance (and its snapshot) atomically and
+    /// returns the global position of the last one (`None` when there were no events).
+    /// A stale expected sequence fails with [`PersistenceError::OptimisticLockError`].
+    pub async fn append<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<Option<Position>, PersistenceError> {
+        match snapshot_update {
+            Some((aggregate_id, snapshot, current_snapshot)) => {
+                self.persist_with_snapshot(
+                    A::TYPE,
+                    events,
+                    &aggregate_id,
+                    &snapshot,
+                    current_snapshot,
+                )
+                .await
+            }
+            None if events.is_empty() => Ok(None),
+            None => self.writer.append(EventRows::of(A::TYPE, events)?).await,
+        }
+    }
+
     /// Events and the snapshot they lead to, in one transaction of their own.
     async fn persist_with_snapshot(
         &self,
@@ -51,7 +77,7 @@ impl PostgresRepository {
         aggregate_id: &str,
         snapshot: &Value,
         current_snapshot: usize,
-    ) -> Result<(), PersistenceError> {
+    ) -> Result<Option<Position>, PersistenceError> {
         // The snapshot covers every event of this commit (see the aggregate store).
         let Some(last_event) = events.last() else {
             return Err(PersistenceError::UnknownError(
@@ -60,7 +86,8 @@ impl PostgresRepository {
         };
         let rows = EventRows::of(aggregate_type, events)?;
         let mut transaction = self.pool.begin().await.map_err(persistence_error)?;
-        rows.insert(&mut *transaction)
+        let inserted = rows
+            .insert(&mut *transaction)
             .await
             .map_err(persistence_error)?;
         sqlx::query(
@@ -80,7 +107,18 @@ impl PostgresRepository {
         .execute(&mut *transaction)
         .await
         .map_err(persistence_error)?;
-        transaction.commit().await.map_err(persistence_error)
+        transaction.commit().await.map_err(persistence_error)?;
+        Ok(inserted.last_of(&rows))
+    }
+}
+
+impl PositionedRepository for PostgresRepository {
+    async fn persist_at<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<Option<Position>, PersistenceError> {
+        self.append::<A>(events, snapshot_update).await
     }
 }
 
@@ -124,20 +162,7 @@ impl PersistedEventRepository for PostgresRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        match snapshot_update {
-            Some((aggregate_id, snapshot, current_snapshot)) => {
-                self.persist_with_snapshot(
-                    A::TYPE,
-                    events,
-                    &aggregate_id,
-                    &snapshot,
-                    current_snapshot,
-                )
-                .await
-            }
-            None if events.is_empty() => Ok(()),
-            None => self.writer.append(EventRows::of(A::TYPE, events)?).await,
-        }
+        self.append::<A>(events, snapshot_update).await.map(drop)
     }
 
     async fn stream_events<A: Aggregate>(

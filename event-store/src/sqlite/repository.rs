@@ -12,6 +12,7 @@ use sqlx::Row;
 
 use super::rows::{read_failure, stored_event, to_persistence_error, EVENT_COLUMNS};
 use super::writer::{Append, EventRow, SnapshotRow, WriterHandle};
+use crate::aggregate_store::PositionedRepository;
 use crate::Position;
 
 /// Events per page when streaming a whole aggregate type.
@@ -90,6 +91,16 @@ impl SqliteEventRepository {
                     .map_err(to_persistence_error)
             })
             .collect()
+    }
+}
+
+impl PositionedRepository for SqliteEventRepository {
+    async fn persist_at<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<Option<Position>, PersistenceError> {
+        self.append::<A>(events, snapshot_update).await
     }
 }
 

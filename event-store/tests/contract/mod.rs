@@ -56,6 +56,7 @@ macro_rules! contract_suite {
     ($fresh:path) => {
         contract_suite!(@tests $fresh;
             append_and_load_with_metadata,
+            an_append_answers_the_log_position_of_its_last_event,
             snapshot_load_equals_replay,
             old_event_is_upcast_on_every_read,
             unreadable_event_fails_naming_stream_sequence_and_version,
@@ -267,6 +268,62 @@ pub async fn append_and_load_with_metadata(fresh: Fresh) {
         .windows(2)
         .all(|pair| pair[0].position < pair[1].position));
     assert!(head(log.as_ref()).await >= recorded[2].position);
+}
+
+/// The position a command's commit answers is its last event's in the global log (the
+/// consistency token of the API): for appends committed together by concurrent writers,
+/// for several events at once, and for a commit that saves a snapshot.
+pub async fn an_append_answers_the_log_position_of_its_last_event(fresh: Fresh) {
+    let options = StoreOptions {
+        snapshot_every: Some(2),
+        ..StoreOptions::default()
+    };
+    let Some(store) = open(fresh, options).await else {
+        return;
+    };
+    let log = store.backend.log();
+    let start = head(log.as_ref()).await;
+    let tallies = store.backend.aggregate_store::<Tally>();
+    let prefix = test_id("token");
+    let writers = (0..16).map(|writer| {
+        let tallies = tallies.clone();
+        let id = format!("{prefix}-{writer}");
+        tokio::spawn(async move {
+            let amounts = vec![1; 1 + writer % 3];
+            let outcome = tallies
+                .execute(&id, TallyCommand::AddMany { amounts }, &(), HashMap::new())
+                .await
+                .unwrap();
+            (id, outcome.version, outcome.position)
+        })
+    });
+    let mut answered = HashMap::new();
+    for writer in writers {
+        let (id, version, position) = writer.await.unwrap();
+        answered.insert(id, (version, position.expect("events were appended")));
+    }
+    let expected: usize = answered.values().map(|(version, _)| version).sum();
+
+    let recorded = read_ours(log.as_ref(), start, &prefix, expected).await;
+    assert_eq!(recorded.len(), expected);
+    for (id, (version, position)) in &answered {
+        let last = recorded
+            .iter()
+            .rfind(|event| &event.event.aggregate_id == id)
+            .unwrap();
+        assert_eq!(last.event.sequence, *version, "{id}");
+        assert_eq!(last.position, *position, "{id}: the answered position");
+    }
+    let noop = tallies
+        .execute(
+            &format!("{prefix}-0"),
+            TallyCommand::AddMany { amounts: vec![] },
+            &(),
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(noop.position, None, "nothing appended, no position");
 }
 
 /// A snapshot is the aggregate as a replay of the same events builds it — including when

@@ -16,6 +16,7 @@ use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, IdPath, RequestMeta};
@@ -68,21 +69,33 @@ pub async fn marcar_fraude(
             reportado_por: request.reportado_por,
         },
     };
-    let first = state
-        .commands
-        .atribucion(id, command.clone(), &meta.context)
-        .await;
-    let outcome = match first {
-        Err(CommandError::Rejected(AtribucionError::NoExiste)) => {
-            let derived = ids::atribucion_id(&id);
-            state
-                .commands
-                .atribucion(derived, command, &meta.context)
-                .await
-        }
-        other => other,
+    let (target, journey) = resolve(&state, id).await.map_err(with_field)?;
+    // The report joins the journey's saga log, as every event of the saga does.
+    let context = match journey {
+        Some(journey) => meta.correlated(journey),
+        None => meta.context.clone(),
     };
-    outcome.map(Accepted::from).map_err(with_field)
+    state
+        .commands
+        .atribucion(target, command, &context)
+        .await
+        .map(Accepted::from)
+        .map_err(with_field)
+}
+
+/// The attribution `id` names (its own id, or the id of its purchase) and its journey;
+/// `id` itself and no journey when neither exists (the command then answers 404).
+async fn resolve(
+    state: &AppState,
+    id: Uuid,
+) -> Result<(Uuid, Option<Uuid>), CommandError<AtribucionError>> {
+    for candidate in [id, ids::atribucion_id(&id)] {
+        let atribucion = state.commands.load_atribucion(candidate).await?;
+        if let Some(conversion) = atribucion.conversion {
+            return Ok((candidate, Some(conversion.journey_id)));
+        }
+    }
+    Ok((id, None))
 }
 
 /// Names the request field of the domain's input rules.

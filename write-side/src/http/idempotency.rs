@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::database::SqlDatabase;
 use super::error::{ApiError, NotReplayable};
+use super::types::CONSISTENCY_HEADER;
 use super::MAX_BODY_BYTES;
 
 /// The request header.
@@ -454,7 +455,8 @@ async fn settle(store: &IdempotencyStore, key: &str, token: Uuid, response: Resp
 
 fn replay(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, Bytes::from(stored.body)).into_response();
+    let body = Bytes::from(stored.body);
+    let mut response = (status, body.clone()).into_response();
     let headers = response.headers_mut();
     for (name, value) in [
         (header::CONTENT_TYPE, stored.content_type),
@@ -465,7 +467,16 @@ fn replay(stored: StoredResponse) -> Response {
         }
     }
     headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    if let Some(token) = consistency_of(&body) {
+        headers.insert(CONSISTENCY_HEADER, token);
+    }
     response
+}
+
+/// The consistency token of a stored JSON answer (the header is not stored: the body has it).
+fn consistency_of(body: &[u8]) -> Option<HeaderValue> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    HeaderValue::from_str(answer.get("consistency")?.as_str()?).ok()
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

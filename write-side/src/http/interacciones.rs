@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use alpes_domain::interaccion::{self, InteraccionCommand, InteraccionError};
 use alpes_domain::TipoInteraccion;
+use alpes_event_store::Position;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -24,7 +25,7 @@ use uuid::Uuid;
 use super::error::{ApiError, NotReplayable, Problem};
 use super::extract::{from_json_value, parse_json, ApiJson, IdPath, JsonBytes, RequestMeta};
 use super::idempotency::hex;
-use super::types::{Accepted, Created, MoneyJson};
+use super::types::{latest_token, with_consistency, Accepted, Created, MoneyJson};
 use super::AppState;
 use crate::commands::{CommandError, Executed};
 
@@ -237,6 +238,9 @@ pub struct ResultadoInteraccion {
     /// The interaction's version, when registered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<usize>,
+    /// The log position of the item's event (`HIGH:LOW`), when it appended one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<String>,
     /// Why the item was not registered; `field` is relative to the item.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
@@ -249,6 +253,10 @@ pub struct ResultadoLoteInteracciones {
     pub registered: usize,
     /// Items not registered.
     pub failed: usize,
+    /// The latest log position of the batch's events (`HIGH:LOW`), also in the
+    /// `X-Consistency-Token` header: a GraphQL query sent with it reads the whole batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<String>,
     pub results: Vec<ResultadoInteraccion>,
 }
 
@@ -349,14 +357,15 @@ async fn registrar_lote(
             got: items.len(),
         });
     }
-    let outcomes: Vec<(ResultadoInteraccion, bool)> = stream::iter(items.into_iter().enumerate())
+    let outcomes: Vec<ItemOutcome> = stream::iter(items.into_iter().enumerate())
         .map(|(index, item)| registrar_item(state, meta, index, item))
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    let transient = outcomes.iter().any(|(_, transient)| *transient);
+    let transient = outcomes.iter().any(|outcome| outcome.transient);
+    let consistency = latest_token(outcomes.iter().map(|outcome| outcome.position));
     let results: Vec<ResultadoInteraccion> =
-        outcomes.into_iter().map(|(result, _)| result).collect();
+        outcomes.into_iter().map(|outcome| outcome.result).collect();
     let failed = results
         .iter()
         .filter(|result| result.error.is_some())
@@ -364,9 +373,10 @@ async fn registrar_lote(
     let answer = ResultadoLoteInteracciones {
         registered: results.len() - failed,
         failed,
+        consistency: consistency.clone(),
         results,
     };
-    let mut response = Json(answer).into_response();
+    let mut response = with_consistency(Json(answer).into_response(), consistency);
     if transient {
         // Items that failed for the store's sake may succeed on a retry with the same key.
         response.extensions_mut().insert(NotReplayable);
@@ -374,13 +384,19 @@ async fn registrar_lote(
     Ok(response)
 }
 
-/// One item's result, and whether its failure was transient.
+/// One item's result, whether its failure was transient, and its event's log position.
+struct ItemOutcome {
+    result: ResultadoInteraccion,
+    transient: bool,
+    position: Option<Position>,
+}
+
 async fn registrar_item(
     state: &AppState,
     meta: &RequestMeta,
     index: usize,
     item: serde_json::Value,
-) -> (ResultadoInteraccion, bool) {
+) -> ItemOutcome {
     let named_id = item
         .get("id")
         .and_then(serde_json::Value::as_str)
@@ -393,30 +409,37 @@ async fn registrar_item(
         .id
         .unwrap_or_else(|| meta.new_id("interaccion", index));
     match registrar_una(state, meta, id, request).await {
-        Ok(executed) => (
-            ResultadoInteraccion {
+        Ok(executed) => ItemOutcome {
+            result: ResultadoInteraccion {
                 index,
                 id: Some(executed.aggregate_id),
                 status: 201,
                 version: Some(executed.version),
+                consistency: executed.position.map(|position| position.to_string()),
                 error: None,
             },
-            false,
-        ),
+            transient: false,
+            position: executed.position,
+        },
         Err(error) => item_failed(index, Some(id), &error),
     }
 }
 
-fn item_failed(index: usize, id: Option<Uuid>, error: &ApiError) -> (ResultadoInteraccion, bool) {
+fn item_failed(index: usize, id: Option<Uuid>, error: &ApiError) -> ItemOutcome {
     let problem = error.problem();
     let result = ResultadoInteraccion {
         index,
         id,
         status: problem.status,
         version: None,
+        consistency: None,
         error: Some(problem),
     };
-    (result, error.is_transient())
+    ItemOutcome {
+        result,
+        transient: error.is_transient(),
+        position: None,
+    }
 }
 
 /// Discards a registered interaction (a repeat is a no-op).

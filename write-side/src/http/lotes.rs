@@ -32,6 +32,7 @@ use uuid::Uuid;
 use super::database::SqlDatabase;
 use super::error::{ApiError, NotReplayable, Problem};
 use super::extract::{ApiJson, RequestMeta};
+use super::types::{latest_token, with_consistency};
 use super::AppState;
 use crate::commands::{CommandError, Executed};
 
@@ -105,6 +106,10 @@ pub struct ResultadoLote {
     pub accion: AccionLote,
     pub done: Vec<ComisionHecha>,
     pub skipped: Vec<ComisionOmitida>,
+    /// The latest log position of the batch's events (`HIGH:LOW`), also in the
+    /// `X-Consistency-Token` header; absent when the batch appended nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<String>,
 }
 
 /// Approves or pays up to `limite` eligible commissions (or the ones named) under one
@@ -171,6 +176,11 @@ pub async fn ejecutar_lote(
         accion: request.accion,
         done: Vec::new(),
         skipped: Vec::new(),
+        consistency: latest_token(
+            outcomes
+                .iter()
+                .map(|(_, outcome)| outcome.as_ref().ok().and_then(|done| done.position)),
+        ),
     };
     let mut transient = false;
     for (id, outcome) in outcomes {
@@ -191,7 +201,8 @@ pub async fn ejecutar_lote(
             }
         }
     }
-    let mut response = Json(answer).into_response();
+    let consistency = answer.consistency.clone();
+    let mut response = with_consistency(Json(answer).into_response(), consistency);
     if transient {
         response.extensions_mut().insert(NotReplayable);
     }

@@ -1,6 +1,7 @@
 //! Request and response bodies shared by several services.
 
 use alpes_domain::{Currency, Money};
+use alpes_event_store::Position;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -28,6 +29,9 @@ impl From<MoneyJson> for Money {
     }
 }
 
+/// The response header carrying the consistency token of a command's answer.
+pub const CONSISTENCY_HEADER: &str = "x-consistency-token";
+
 /// A command was carried out on an existing aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Accepted {
@@ -36,6 +40,12 @@ pub struct Accepted {
     /// The aggregate's version after the command (unchanged when the command was a
     /// repeat that was already done).
     pub version: usize,
+    /// The global log position of the command's last event (`HIGH:LOW`), also in the
+    /// `X-Consistency-Token` header: a GraphQL query sent with it reads this write. Absent
+    /// when the command appended nothing (a repeat already done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "0:42")]
+    pub consistency: Option<String>,
 }
 
 impl From<Executed> for Accepted {
@@ -43,14 +53,33 @@ impl From<Executed> for Accepted {
         Accepted {
             id: executed.aggregate_id,
             version: executed.version,
+            consistency: executed.position.map(|position| position.to_string()),
         }
     }
 }
 
 impl IntoResponse for Accepted {
     fn into_response(self) -> Response {
-        (StatusCode::OK, Json(self)).into_response()
+        let token = self.consistency.clone();
+        with_consistency((StatusCode::OK, Json(self)).into_response(), token)
     }
+}
+
+/// The latest of `positions`, as a consistency token.
+pub fn latest_token(positions: impl IntoIterator<Item = Option<Position>>) -> Option<String> {
+    positions
+        .into_iter()
+        .flatten()
+        .max()
+        .map(|position| position.to_string())
+}
+
+/// `response` with the `X-Consistency-Token` header when there is a token.
+pub fn with_consistency(mut response: Response, token: Option<String>) -> Response {
+    if let Some(value) = token.and_then(|token| HeaderValue::from_str(&token).ok()) {
+        response.headers_mut().insert(CONSISTENCY_HEADER, value);
+    }
+    response
 }
 
 /// A new aggregate, answered 201 with its `Location`.
@@ -74,7 +103,11 @@ impl Created {
 
 impl IntoResponse for Created {
     fn into_response(self) -> Response {
-        let mut response = (StatusCode::CREATED, Json(self.body)).into_response();
+        let token = self.body.consistency.clone();
+        let mut response = with_consistency(
+            (StatusCode::CREATED, Json(self.body)).into_response(),
+            token,
+        );
         if let Ok(location) = HeaderValue::from_str(&self.location) {
             response.headers_mut().insert(header::LOCATION, location);
         }
