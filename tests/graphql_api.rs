@@ -281,10 +281,26 @@ async fn depth_and_complexity_limits_are_clear_errors(app: &TestApp) {
 }
 
 async fn a_consistency_token_waits_for_the_views(app: &TestApp) {
-    // Read your own write: the token of a command is enough to see its effect at once.
+    // Read your own write: the token a command answers with is enough to see its effect
+    // at once.
     let journey = Uuid::new_v4();
-    let click = app.click(Uuid::new_v4(), journey, None).await;
-    let token = app.position_of(click).await.to_string();
+    let registered = app
+        .client
+        .post(app.url("/api/v1/interacciones"))
+        .json(&json!({"tipo": "Click", "campana_id": Uuid::new_v4(), "journey_id": journey}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let header = registered.headers()["x-consistency-token"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = registered.json().await.unwrap();
+    let click: Uuid = body["id"].as_str().unwrap().parse().unwrap();
+    let token = body["consistency"].as_str().unwrap().to_string();
+    assert_eq!(header, token);
+    assert_eq!(token, app.position_of(click).await.to_string());
     let response = app
         .graphql_with(
             r#"query($journey: UUID!) { interacciones(filter: {journeyId: $journey}) {
