@@ -125,6 +125,20 @@ pub struct ServeArgs {
     /// false; where more than one runs them, one at a time holds their lease.
     #[arg(long, env = "ALPES_PROJECTORS", default_value_t = true, action = clap::ArgAction::Set)]
     pub projectors: bool,
+
+    /// GraphQL: the deepest selection a query may nest.
+    #[arg(long, env = "ALPES_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
+    pub graphql_max_depth: usize,
+
+    /// GraphQL: the largest complexity of a query (1 per field; a list's fields count once
+    /// per row asked for with `first`).
+    #[arg(long, env = "ALPES_GRAPHQL_MAX_COMPLEXITY", default_value_t = 20_000)]
+    pub graphql_max_complexity: usize,
+
+    /// GraphQL: how long a query carrying X-Consistency-Token waits for the views to reach
+    /// it, in milliseconds.
+    #[arg(long, env = "ALPES_CONSISTENCY_TIMEOUT_MS", default_value_t = 5_000)]
+    pub consistency_timeout_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use alpes_event_store::{EventStoreUrl, StoreOptions};
+use alpes_graphql::GraphqlSettings;
 use alpes_write::{Service, UnknownService};
 use anyhow::{bail, Context};
 
@@ -43,6 +44,8 @@ pub struct Settings {
     pub snapshot_every: Option<usize>,
     /// Whether the read side's projectors run in this process.
     pub projectors: bool,
+    /// The GraphQL API's limits and consistency wait.
+    pub graphql: GraphqlSettings,
     events_in_eventstoredb: bool,
 }
 
@@ -51,6 +54,7 @@ impl Settings {
     /// EventStoreDB comes with a views database.
     pub fn from_args(arguments: ServeArgs) -> anyhow::Result<Settings> {
         let events = EventStoreUrl::parse(&arguments.events).context("--events (ALPES_EVENTS)")?;
+        let graphql = graphql_settings(&arguments)?;
         let events_in_eventstoredb = matches!(events, EventStoreUrl::EventStoreDb { .. });
         let views = match arguments.views {
             Some(views) => {
@@ -77,6 +81,7 @@ impl Settings {
             services: arguments.services.0,
             snapshot_every: (arguments.snapshot_every > 0).then_some(arguments.snapshot_every),
             projectors: arguments.projectors,
+            graphql,
             events_in_eventstoredb,
         })
     }
@@ -96,6 +101,21 @@ impl Settings {
     pub fn write_side_database(&self) -> Option<&str> {
         self.events_in_eventstoredb.then_some(self.views.as_str())
     }
+}
+
+/// The GraphQL limits: zero would refuse every query, so it is refused here.
+fn graphql_settings(arguments: &ServeArgs) -> anyhow::Result<GraphqlSettings> {
+    if arguments.graphql_max_depth == 0 {
+        bail!("--graphql-max-depth (ALPES_GRAPHQL_MAX_DEPTH) must be at least 1, not 0");
+    }
+    if arguments.graphql_max_complexity == 0 {
+        bail!("--graphql-max-complexity (ALPES_GRAPHQL_MAX_COMPLEXITY) must be at least 1, not 0");
+    }
+    Ok(GraphqlSettings {
+        max_depth: arguments.graphql_max_depth,
+        max_complexity: arguments.graphql_max_complexity,
+        consistency_timeout: std::time::Duration::from_millis(arguments.consistency_timeout_ms),
+    })
 }
 
 #[cfg(test)]
@@ -221,5 +241,53 @@ mod tests {
         assert_eq!(parsed.listen, "127.0.0.1:9100".parse().unwrap());
         assert_eq!(parsed.services, vec![Service::Comisiones]);
         assert_eq!(parsed.snapshot_every, Some(7));
+    }
+
+    #[test]
+    fn graphql_limits_come_from_flags_or_the_environment_and_zero_is_refused() {
+        let defaults = settings(&[]).unwrap().graphql;
+        assert_eq!(defaults, GraphqlSettings::default());
+        let parsed = settings(&[
+            "--graphql-max-depth",
+            "4",
+            "--graphql-max-complexity",
+            "90",
+            "--consistency-timeout-ms",
+            "250",
+        ])
+        .unwrap()
+        .graphql;
+        assert_eq!(parsed.max_depth, 4);
+        assert_eq!(parsed.max_complexity, 90);
+        assert_eq!(
+            parsed.consistency_timeout,
+            std::time::Duration::from_millis(250)
+        );
+        let error = settings(&["--graphql-max-depth", "0"]).unwrap_err();
+        assert!(error.to_string().contains("--graphql-max-depth"), "{error}");
+        assert!(settings(&["--consistency-timeout-ms", "soon"]).is_err());
+
+        let _turn = ENVIRONMENT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let variables = [
+            ("ALPES_GRAPHQL_MAX_DEPTH", "6"),
+            ("ALPES_GRAPHQL_MAX_COMPLEXITY", "700"),
+            ("ALPES_CONSISTENCY_TIMEOUT_MS", "1500"),
+        ];
+        for (name, value) in variables {
+            std::env::set_var(name, value);
+        }
+        let parsed = parse(&[]);
+        for (name, _) in variables {
+            std::env::remove_var(name);
+        }
+        let parsed = parsed.unwrap().graphql;
+        assert_eq!(parsed.max_depth, 6);
+        assert_eq!(parsed.max_complexity, 700);
+        assert_eq!(
+            parsed.consistency_timeout,
+            std::time::Duration::from_millis(1500)
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alpes_event_store::{EventStoreBackend, Position, StoreOptions, DEFAULT_EVENTS_URL};
+use alpes_graphql::{GraphqlService, GraphqlSettings, ReadContext};
 use alpes_read::comisiones::ComisionFilter;
 use alpes_read::marketing::CampanaFilter;
 use alpes_read::status::events_after;
@@ -404,7 +405,92 @@ pub async fn bench(arguments: BenchProjectArgs) -> anyhow::Result<()> {
         .map(|resumen| resumen.vistas + resumen.clicks + resumen.engagements + resumen.conversiones)
         .sum::<i64>();
     println!("views: {interactions} interactions counted in the campaign statistics");
-    time_queries(&views, arguments.queries.max(1)).await
+    time_queries(&views, arguments.queries.max(1)).await?;
+    time_graphql(&backend, &views, arguments.queries.max(1)).await
+}
+
+/// The campaign statistics a dashboard opens with, through GraphQL.
+const STATS_QUERY: &str = "query($id: UUID!) { estadisticasCampana(campanaId: $id) {
+  vistas clicks conversiones conversionesAtribuidas ingresosAtribuidos { amount currency }
+  montoReservado { amount } costo { amount } presupuestoDisponible { amount }
+  ratios { ctrBps cpc { amount } tasaConversionBps } } }";
+
+/// A partner's balances and first page of commissions (each with its campaign's name,
+/// batched), through GraphQL.
+const PARTNER_QUERY: &str = "query($id: UUID!) { partner(id: $id) {
+  saldos { moneda reservado { amount } aprobado { amount } pagado { amount } }
+  comisiones(first: 50) { edges { cursor node { id estado monto { amount currency }
+    fechaConversion campana { nombre } } } pageInfo { hasNextPage endCursor } } } }";
+
+/// Times the same two reads through the GraphQL schema, in process (parsing, validation,
+/// resolvers, DataLoader, JSON; no HTTP transport).
+async fn time_graphql(
+    backend: &EventStoreBackend,
+    views: &Views,
+    queries: usize,
+) -> anyhow::Result<()> {
+    let context = ReadContext::new(views.clone(), backend.clone(), GraphqlSettings::default());
+    let service = GraphqlService::new(context);
+    let campanas: Vec<_> = views
+        .campanas(&CampanaFilter::default(), 1_000, None)
+        .await?
+        .rows
+        .into_iter()
+        .map(|campana| campana.id)
+        .collect();
+    let partners: Vec<_> = views
+        .comisiones(&ComisionFilter::default(), 1_000, None)
+        .await?
+        .rows
+        .into_iter()
+        .map(|comision| comision.partner_id)
+        .collect();
+    anyhow::ensure!(
+        !campanas.is_empty() && !partners.is_empty(),
+        "the views hold no campaigns or commissions to query"
+    );
+    let mut rng = Rng::new(7);
+    let mut stats = Vec::with_capacity(queries);
+    let mut page = Vec::with_capacity(queries);
+    for _ in 0..queries {
+        let campana = campanas[rng.below(campanas.len() as u64) as usize];
+        let started = Instant::now();
+        let response = service
+            .execute_json(STATS_QUERY, serde_json::json!({"id": campana}))
+            .await;
+        stats.push(started.elapsed());
+        anyhow::ensure!(response.get("errors").is_none(), "GraphQL: {response}");
+
+        let partner = partners[rng.below(partners.len() as u64) as usize];
+        let started = Instant::now();
+        let response = service
+            .execute_json(PARTNER_QUERY, serde_json::json!({"id": partner}))
+            .await;
+        page.push(started.elapsed());
+        anyhow::ensure!(response.get("errors").is_none(), "GraphQL: {response}");
+    }
+    println!("GraphQL (in process, no HTTP):");
+    for (name, timings) in [
+        ("estadisticasCampana(id)", stats),
+        ("partner { saldos comisiones(50) }", page),
+    ] {
+        print_quantiles(name, timings);
+    }
+    Ok(())
+}
+
+fn print_quantiles(name: &str, mut timings: Vec<std::time::Duration>) {
+    timings.sort();
+    let at = |quantile: f64| {
+        let index = ((timings.len() as f64 - 1.0) * quantile).round() as usize;
+        timings[index].as_secs_f64() * 1_000.0
+    };
+    println!(
+        "  {name:<34} p50 {:.2} ms  p99 {:.2} ms  ({} calls)",
+        at(0.50),
+        at(0.99),
+        timings.len()
+    );
 }
 
 async fn time_queries(views: &Views, queries: usize) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 
 use alpes_event_store::EventStoreBackend;
+use alpes_graphql::ReadContext;
 use alpes_write::http::{HttpServer, WriteApi};
 use alpes_write::saga::SagaDatabase;
 use alpes_write::{CommandServices, SagaConfig};
@@ -63,10 +64,16 @@ impl Application {
         .await
         .context("opening the write side's tables")?;
         let lag = consumer_lag(&backend, &settings).await?;
+        // The GraphQL API reads the views the projectors write (started with the server).
+        let views = alpes_read::Views::open(&settings.views)
+            .await
+            .context("opening the views database")?;
+        let graphql = ReadContext::new(views, backend.clone(), settings.graphql);
         let server = HttpServer::bind(settings.listen, api)
             .await
             .with_context(|| format!("listening on {}", settings.listen))?
-            .with_routes(crate::metrics::routes(lag.clone()));
+            .with_routes(crate::metrics::routes(lag.clone()))
+            .with_routes(alpes_graphql::router(graphql));
         Ok(Application {
             settings,
             backend,

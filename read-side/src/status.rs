@@ -188,3 +188,28 @@ async fn oldest_pending_age(
         (age.num_milliseconds().max(0) as f64) / 1_000.0
     }))
 }
+
+impl Views {
+    /// The position every live projection has reached: the smallest of their checkpoints
+    /// ([`Position::START`] for one that never saved any). A client that wrote at a
+    /// position can read its own write once this is at or past it.
+    pub async fn slowest_checkpoint(&self) -> Result<Position, ReadError> {
+        let mut slowest: Option<Position> = None;
+        for name in ProjectionName::ALL {
+            let position = self
+                .checkpoint_row(&name.consumer())
+                .await?
+                .map_or(Position::START, |(position, _)| position);
+            slowest = Some(slowest.map_or(position, |seen| seen.min(position)));
+        }
+        Ok(slowest.unwrap_or(Position::START))
+    }
+
+    /// The checkpoint of projection `name` ([`Position::START`] if it never saved one).
+    pub async fn checkpoint_of(&self, name: ProjectionName) -> Result<Position, ReadError> {
+        Ok(self
+            .checkpoint_row(&name.consumer())
+            .await?
+            .map_or(Position::START, |(position, _)| position))
+    }
+}

@@ -10,7 +10,7 @@ use super::{CampanaRow, EstadisticasCampanaRow, Ratios};
 use crate::db::{Column, DbRow, Sql, Views};
 use crate::names::{estado_campana, tipo_campana};
 use crate::pagination::{page, Filter, Page};
-use crate::queries::fetch_by_id;
+use crate::queries::{fetch_by_id, fetch_where_in};
 use crate::ReadError;
 
 /// Which campaigns to list; every field given must match.
@@ -219,4 +219,19 @@ fn escape_like(text: &str) -> String {
         escaped.push(character);
     }
     escaped
+}
+
+impl Views {
+    /// The campaigns of `ids` (those that exist), in one statement.
+    pub async fn campanas_por_ids(&self, ids: &[Uuid]) -> Result<Vec<CampanaRow>, ReadError> {
+        fetch_where_in(self, "id", ids, "id").await
+    }
+
+    /// The statistics of the campaigns of `ids` (those that have some), in one statement.
+    pub async fn estadisticas_por_campanas(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<EstadisticasCampanaRow>, ReadError> {
+        fetch_where_in(self, "campana_id", ids, "campana_id").await
+    }
 }

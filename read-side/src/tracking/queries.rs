@@ -8,7 +8,7 @@ use super::{EstadisticaDiariaRow, InteraccionRow};
 use crate::db::{Sql, ViewRow, Views};
 use crate::names::tipo_interaccion;
 use crate::pagination::{page, Filter, Page};
-use crate::queries::{fetch_by_id, fetch_rows};
+use crate::queries::{fetch_by_id, fetch_rows, fetch_where_in};
 use crate::ReadError;
 
 /// Which interactions to list; every field given must match.
@@ -80,5 +80,15 @@ impl Views {
             .bind(hasta)
             .push(" ORDER BY dia, tipo");
         fetch_rows(self, &sql).await
+    }
+}
+
+impl Views {
+    /// Every interaction of the journeys of `ids`, oldest first, in one statement.
+    pub async fn interacciones_de_journeys(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<InteraccionRow>, ReadError> {
+        fetch_where_in(self, "journey_id", ids, "seq_high, seq_low").await
     }
 }
