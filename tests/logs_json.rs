@@ -14,9 +14,19 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// `alpes` with `arguments`, stderr piped, no log settings inherited.
 fn alpes(arguments: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_alpes"))
+    alpes_logging(arguments, None)
+}
+
+/// `alpes` with `arguments`, stderr piped, and `RUST_LOG` as given (none: the default).
+fn alpes_logging(arguments: &[&str], rust_log: Option<&str>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_alpes"));
+    if let Some(filter) = rust_log {
+        command.env("RUST_LOG", filter);
+    } else {
+        command.env_remove("RUST_LOG");
+    }
+    command
         .args(arguments)
-        .env_remove("RUST_LOG")
         .env_remove("ALPES_LOG_FORMAT")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -56,16 +66,9 @@ fn span_names(line: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn serve_logs_json_lines_with_request_and_command_spans_when_stderr_is_not_a_terminal() {
-    let db = SqliteTestDb::create().unwrap();
-    // No --log-format: stderr is a pipe, so JSON.
-    let mut child = alpes(&["serve", "--events", db.url(), "--listen", "127.0.0.1:0"]);
-    let received = lines(child.stderr.take().unwrap());
-    let mut seen: Vec<String> = Vec::new();
-
-    // The address comes in the "started" line.
-    let address = loop {
+/// Waits for the "started" line and answers the address it names.
+fn started_address(received: &mpsc::Receiver<String>, seen: &mut Vec<String>) -> String {
+    loop {
         let line = received.recv_timeout(WAIT).expect("alpes serve started");
         let parsed = parse(&line);
         seen.push(line);
@@ -73,9 +76,19 @@ async fn serve_logs_json_lines_with_request_and_command_spans_when_stderr_is_not
             .as_str()
             .is_some_and(|message| message.starts_with("alpes serve started"))
         {
-            break parsed["fields"]["address"].as_str().unwrap().to_string();
+            return parsed["fields"]["address"].as_str().unwrap().to_string();
         }
-    };
+    }
+}
+
+#[tokio::test]
+async fn serve_logs_json_lines_with_request_and_command_spans_when_stderr_is_not_a_terminal() {
+    let db = SqliteTestDb::create().unwrap();
+    // No --log-format: stderr is a pipe, so JSON.
+    let mut child = alpes(&["serve", "--events", db.url(), "--listen", "127.0.0.1:0"]);
+    let received = lines(child.stderr.take().unwrap());
+    let mut seen: Vec<String> = Vec::new();
+    let address = started_address(&received, &mut seen);
 
     let request_id = format!("logs-{}", Uuid::new_v4());
     let click =
@@ -136,6 +149,59 @@ async fn serve_logs_json_lines_with_request_and_command_spans_when_stderr_is_not
         seen.iter().any(|line| line.contains("command API stopped")),
         "{seen:#?}"
     );
+}
+
+/// Every consumer batch — a projector's and a saga reactor's alike — is a span naming the
+/// consumer, the positions and the events, with its outcome and duration.
+#[tokio::test]
+async fn consumer_batches_are_spans_for_projectors_and_reactors() {
+    let db = SqliteTestDb::create().unwrap();
+    let mut child = alpes_logging(
+        &["serve", "--events", db.url(), "--listen", "127.0.0.1:0"],
+        Some("warn,alpes=info,alpes_read=debug,alpes_event_store=debug"),
+    );
+    let received = lines(child.stderr.take().unwrap());
+    let mut seen: Vec<String> = Vec::new();
+    let address = started_address(&received, &mut seen);
+    let click =
+        json!({"tipo": "Click", "campana_id": Uuid::new_v4(), "journey_id": Uuid::new_v4()});
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/api/v1/interacciones"))
+        .json(&click)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let mut consumers = std::collections::HashSet::new();
+    while !(consumers.contains("projection:tracking")
+        && consumers.contains("saga.AtribuirConversion"))
+    {
+        let line = received
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("no batch span of both consumers; saw {consumers:?}"));
+        let parsed = parse(&line);
+        if parsed["fields"]["message"] != "consumer batch done" {
+            continue;
+        }
+        let batch = &parsed["span"];
+        assert_eq!(batch["name"], "consumer_batch", "{line}");
+        assert_eq!(batch["outcome"], "handled", "{line}");
+        assert!(
+            batch["events"].as_u64().is_some_and(|events| events >= 1),
+            "{line}"
+        );
+        assert!(batch["duration_ms"].as_f64().is_some(), "{line}");
+        assert!(
+            batch["last"]
+                .as_str()
+                .is_some_and(|last| last.contains(':')),
+            "{line}"
+        );
+        consumers.insert(batch["consumer"].as_str().unwrap().to_string());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[test]

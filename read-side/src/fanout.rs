@@ -11,9 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alpes_event_store::{EventLog, Position, RecordedEvent};
+use alpes_event_store::{Consumer, EventLog, Position, RecordedEvent};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::log_event::Decoded;
 use crate::{Projector, ReadError};
@@ -171,10 +172,28 @@ pub(crate) async fn apply_to_members(members: &mut [Member], batch: &DecodedBatc
                 .iter()
                 .filter(|event| event.position() > member.position)
                 .count() as u64;
+            let span = tracing::info_span!(
+                "consumer_batch",
+                consumer = %member.projector.name(),
+                first = %batch.after,
+                last = %batch.last,
+                events,
+                outcome = tracing::field::Empty,
+                duration_ms = tracing::field::Empty,
+            );
+            let started = std::time::Instant::now();
+            let result = member
+                .projector
+                .handle_decoded(batch)
+                .instrument(span.clone())
+                .await;
+            span.record("outcome", if result.is_ok() { "handled" } else { "failed" });
+            span.record("duration_ms", started.elapsed().as_secs_f64() * 1_000.0);
+            span.in_scope(|| tracing::debug!("consumer batch done"));
             Applied {
                 index,
                 events,
-                result: member.projector.handle_decoded(batch).await,
+                result,
             }
         });
     let outcomes = futures::future::join_all(applying).await;
