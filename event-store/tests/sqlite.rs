@@ -358,3 +358,132 @@ async fn sql_consumer_commits_its_rows_and_checkpoint_together() {
     assert_eq!(rows.len(), 40);
     assert_eq!(projected.len(), 40);
 }
+
+/// Two stores on one file (two processes, say) each write through their own writer and
+/// keep their own newest events in memory; each log still hands out every event of the
+/// file, in order, however the two writers' appends interleave.
+#[tokio::test]
+async fn two_writers_on_one_file_both_see_every_event_in_order() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("events.db");
+    let ours = SqliteEventStore::open(&path, &StoreOptions::default())
+        .await
+        .unwrap();
+    let theirs = SqliteEventStore::open(&path, &StoreOptions::default())
+        .await
+        .unwrap();
+    let tally = |store: &SqliteEventStore| {
+        alpes_event_store::AggregateStore::<Tally, _>::new(
+            store.repository(),
+            Default::default(),
+            None,
+        )
+    };
+    let (mine, other) = (tally(&ours), tally(&theirs));
+    let log = ours.log();
+    let mut expected = Vec::new();
+    for round in 0..5 {
+        mine.execute("ours", add(1), &(), Default::default())
+            .await
+            .unwrap();
+        expected.push(("ours".to_string(), round + 1));
+        // Read ours before theirs lands, so the next read starts right before a gap.
+        assert_eq!(read_all(&*log).await.len(), expected.len());
+        other
+            .execute("theirs", add(1), &(), Default::default())
+            .await
+            .unwrap();
+        expected.push(("theirs".to_string(), round + 1));
+    }
+    mine.execute("ours", add(1), &(), Default::default())
+        .await
+        .unwrap();
+    expected.push(("ours".to_string(), 6));
+
+    for store in [&ours, &theirs] {
+        let events = read_all(&*store.log()).await;
+        let streams: Vec<(String, usize)> = events
+            .iter()
+            .map(|event| (event.event.aggregate_id.clone(), event.event.sequence))
+            .collect();
+        assert_eq!(streams, expected);
+        // Read one event at a time, across every change of writer.
+        let mut after = Position::START;
+        for (stream, sequence) in &expected {
+            let next = store.log().read_after(after, 1).await.unwrap();
+            assert_eq!(next.len(), 1, "nothing after {after}");
+            assert_eq!(
+                (&next[0].event.aggregate_id, next[0].event.sequence),
+                (stream, *sequence)
+            );
+            after = next[0].position;
+        }
+    }
+}
+
+/// Statements written through the store's writer commit together or not at all, and a
+/// group that fails does not take down the appends committed with it.
+#[tokio::test]
+async fn a_group_of_statements_commits_whole_or_not_at_all() {
+    use alpes_event_store::sqlite::{checkpoint_statement, SqlStatement};
+
+    let folder = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(&folder.path().join("events.db"), &StoreOptions::default())
+        .await
+        .unwrap();
+    let failing = vec![
+        checkpoint_statement("first", Position::new(7, 0)).unwrap(),
+        SqlStatement::new("INSERT INTO no_such_table VALUES (1)", Vec::new()),
+    ];
+    let tallies = alpes_event_store::AggregateStore::<Tally, _>::new(
+        store.repository(),
+        Default::default(),
+        None,
+    );
+    let (written, appended) = tokio::join!(
+        store.write("a test group", failing),
+        tallies.execute("t", add(1), &(), Default::default()),
+    );
+    let error = written.unwrap_err().to_string();
+    assert!(
+        error.contains("a test group") && error.contains("no_such_table"),
+        "{error}"
+    );
+    assert_eq!(appended.unwrap().version, 1);
+    let checkpoints = store.checkpoints();
+    assert_eq!(checkpoints.load("first").await.unwrap(), Position::START);
+
+    store
+        .write(
+            "a good group",
+            vec![
+                checkpoint_statement("first", Position::new(7, 0)).unwrap(),
+                checkpoint_statement("second", Position::new(9, 0)).unwrap(),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        checkpoints.load("first").await.unwrap(),
+        Position::new(7, 0)
+    );
+    assert_eq!(
+        checkpoints.load("second").await.unwrap(),
+        Position::new(9, 0)
+    );
+}
+
+/// Every event of the log, read in as many batches as it takes.
+async fn read_all(log: &dyn alpes_event_store::EventLog) -> Vec<RecordedEvent> {
+    let mut events = Vec::new();
+    loop {
+        let after = events
+            .last()
+            .map_or(Position::START, |event: &RecordedEvent| event.position);
+        let batch = log.read_after(after, 100).await.unwrap();
+        if batch.is_empty() {
+            return events;
+        }
+        events.extend(batch);
+    }
+}

@@ -3,16 +3,27 @@
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Executor, Row, Sqlite};
 
+use super::statement::{SqlParam, SqlStatement};
+use super::writer::WriterHandle;
 use crate::{CheckpointStore, Position, StoreError};
 
-/// Checkpoints of consumers whose own writes are elsewhere (saga reactors).
+const UPSERT: &str = "INSERT INTO consumer_checkpoints (consumer, position_high, position_low) \
+     VALUES (?1, ?2, ?3) \
+     ON CONFLICT (consumer) DO UPDATE SET \
+       position_high = excluded.position_high, \
+       position_low = excluded.position_low, \
+       updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// Checkpoints of consumers whose own writes are elsewhere (saga reactors), saved by the
+/// file's writer.
 pub struct SqliteCheckpointStore {
     pool: SqlitePool,
+    writer: WriterHandle,
 }
 
 impl SqliteCheckpointStore {
-    pub(crate) fn new(pool: SqlitePool) -> Self {
-        SqliteCheckpointStore { pool }
+    pub(crate) fn new(pool: SqlitePool, writer: WriterHandle) -> Self {
+        SqliteCheckpointStore { pool, writer }
     }
 }
 
@@ -23,8 +34,42 @@ impl CheckpointStore for SqliteCheckpointStore {
     }
 
     async fn save(&self, consumer: &str, position: Position) -> Result<(), StoreError> {
-        save(&self.pool, consumer, position).await
+        let statement = checkpoint_statement(consumer, position)?;
+        self.writer
+            .write(
+                format!("saving the checkpoint of '{consumer}'"),
+                vec![statement],
+            )
+            .await
     }
+}
+
+/// The statement that saves `consumer`'s checkpoint, to run with the consumer's own writes
+/// through [`super::SqliteEventStore::write`].
+pub fn checkpoint_statement(
+    consumer: &str,
+    position: Position,
+) -> Result<SqlStatement, StoreError> {
+    let (high, low) = checkpoint_numbers(consumer, position)?;
+    Ok(SqlStatement::new(
+        UPSERT,
+        vec![
+            SqlParam::from(consumer),
+            SqlParam::Integer(high),
+            SqlParam::Integer(low),
+        ],
+    ))
+}
+
+/// A position as SQLite integers (signed).
+fn checkpoint_numbers(consumer: &str, position: Position) -> Result<(i64, i64), StoreError> {
+    let too_large = || StoreError::Consumer {
+        consumer: consumer.to_string(),
+        reason: format!("position {position} does not fit an SQLite checkpoint"),
+    };
+    let high = i64::try_from(position.high).map_err(|_| too_large())?;
+    let low = i64::try_from(position.low).map_err(|_| too_large())?;
+    Ok((high, low))
 }
 
 /// The checkpoint of `consumer` read on `connection` (e.g. inside the consumer's own
@@ -70,26 +115,14 @@ async fn save<'e, E>(executor: E, consumer: &str, position: Position) -> Result<
 where
     E: Executor<'e, Database = Sqlite>,
 {
-    let too_large = || StoreError::Consumer {
-        consumer: consumer.to_string(),
-        reason: format!("position {position} does not fit an SQLite checkpoint"),
-    };
-    let high = i64::try_from(position.high).map_err(|_| too_large())?;
-    let low = i64::try_from(position.low).map_err(|_| too_large())?;
-    sqlx::query(
-        "INSERT INTO consumer_checkpoints (consumer, position_high, position_low) \
-         VALUES (?, ?, ?) \
-         ON CONFLICT (consumer) DO UPDATE SET \
-           position_high = excluded.position_high, \
-           position_low = excluded.position_low, \
-           updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-    )
-    .bind(consumer)
-    .bind(high)
-    .bind(low)
-    .execute(executor)
-    .await
-    .map_err(|error| checkpoint_error(consumer, "save", &error))?;
+    let (high, low) = checkpoint_numbers(consumer, position)?;
+    sqlx::query(UPSERT)
+        .bind(consumer)
+        .bind(high)
+        .bind(low)
+        .execute(executor)
+        .await
+        .map_err(|error| checkpoint_error(consumer, "save", &error))?;
     Ok(())
 }
 

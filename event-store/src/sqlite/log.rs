@@ -1,33 +1,53 @@
-//! The global log on SQLite: the `events` table in rowid order.
+//! The global log on SQLite: the `events` table in rowid order, its newest part served
+//! from the writer's [`TailCache`].
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqlitePool;
-use sqlx::Row;
+use rusqlite::OptionalExtension;
 use tokio::sync::watch;
 
-use super::rows::{stored_event, StoredEvent, EVENT_COLUMNS};
+use super::readers::Readers;
+use super::rows::{database_failure, parse_recorded_at, stored_event, StoredEvent, EVENT_COLUMNS};
+use super::tail::TailCache;
 use crate::{upcast, EventLog, Position, RecordedEvent, StoreError, Upcasters};
+
+/// How stale the knowledge of the file's last row may be before a reader at the head of
+/// this process's writes looks for rows of other processes again. Those come with no
+/// wake-up signal anyway (consumers find them by polling), so this only bounds how much
+/// later than the poll they may be seen.
+const FOREIGN_ROWS_RECHECK: Duration = Duration::from_millis(100);
 
 /// Reads the SQLite event log. Positions are `(rowid, 0)`.
 pub struct SqliteEventLog {
-    pool: SqlitePool,
-    /// The last position the writer committed; changes wake waiting consumers.
+    readers: Readers,
+    /// The last position this process's writer committed; changes wake waiting consumers.
     committed: watch::Receiver<i64>,
+    tail: Arc<TailCache>,
     upcasters: Upcasters,
+    /// When the file's last rowid was last read, and what it was.
+    file_head: Mutex<Option<(Instant, i64)>>,
+    read_sql: String,
 }
 
 impl SqliteEventLog {
     pub(crate) fn new(
-        pool: SqlitePool,
+        readers: Readers,
         committed: watch::Receiver<i64>,
+        tail: Arc<TailCache>,
         upcasters: Upcasters,
     ) -> Self {
         SqliteEventLog {
-            pool,
+            readers,
             committed,
+            tail,
             upcasters,
+            file_head: Mutex::new(None),
+            read_sql: format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ?1 \
+                 ORDER BY global_position LIMIT ?2"
+            ),
         }
     }
 
@@ -45,13 +65,69 @@ impl SqliteEventLog {
             event: upcast(stored.event, &self.upcasters),
         }
     }
+
+    /// Whether a read after `after` surely finds nothing: `after` is this process's last
+    /// commit, and the file had no later row (of another process) a moment ago.
+    fn nothing_after(&self, after: i64) -> Result<bool, StoreError> {
+        if after < *self.committed.borrow() {
+            return Ok(false);
+        }
+        let mut file_head = self
+            .file_head
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let head = match *file_head {
+            Some((read_at, head)) if read_at.elapsed() < FOREIGN_ROWS_RECHECK => head,
+            _ => {
+                let head = self
+                    .readers
+                    .with("reading the head of the SQLite event log", |c| {
+                        last_rowid(c)
+                    })?;
+                *file_head = Some((Instant::now(), head));
+                head
+            }
+        };
+        Ok(head <= after)
+    }
+
+    async fn read_table(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = self.read_sql.clone();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let stored = self
+            .readers
+            .with_blocking("reading the SQLite event log", move |connection| {
+                let mut statement = connection
+                    .prepare_cached(&sql)
+                    .map_err(database_failure("reading the SQLite event log"))?;
+                let mut rows = statement
+                    .query(rusqlite::params![after, limit])
+                    .map_err(database_failure("reading the SQLite event log"))?;
+                let mut events = Vec::new();
+                while let Some(row) = rows
+                    .next()
+                    .map_err(database_failure("reading the SQLite event log"))?
+                {
+                    events.push(stored_event(row)?);
+                }
+                Ok(events)
+            })
+            .await?;
+        Ok(stored
+            .into_iter()
+            .map(|event| self.recorded(event))
+            .collect())
+    }
 }
 
-fn read_failure(context: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-    move |error| StoreError::Database {
-        context: context.to_string(),
-        source: Box::new(error),
-    }
+/// The last rowid of the file, 0 when it holds no event.
+pub(crate) fn last_rowid(connection: &rusqlite::Connection) -> Result<i64, StoreError> {
+    connection
+        .prepare_cached("SELECT COALESCE(MAX(global_position), 0) FROM events")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(database_failure(
+            "reading the last position of the SQLite event log",
+        ))
 }
 
 /// SQLite integers are signed; a position past `i64::MAX` is past every event.
@@ -68,19 +144,12 @@ impl EventLog for SqliteEventLog {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         // Rowids are given in commit order (one writer at a time), and a reader only sees
         // committed transactions, so no later reader can find a row before `after`.
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? \
-             ORDER BY global_position LIMIT ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(rowid_after(after))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(read_failure("reading the SQLite event log"))?;
-        rows.iter()
-            .map(|row| stored_event(row).map(|stored| self.recorded(stored)))
-            .collect()
+        let after = rowid_after(after);
+        let cached = self.tail.read_after(after, limit);
+        if !cached.is_empty() || limit == 0 || self.nothing_after(after)? {
+            return Ok(cached);
+        }
+        self.read_table(after, limit).await
     }
 
     async fn wait_for_events(&self, after: Position, timeout: Duration) -> Result<(), StoreError> {
@@ -99,27 +168,28 @@ impl EventLog for SqliteEventLog {
     }
 
     async fn head(&self) -> Result<Option<(Position, DateTime<Utc>)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT global_position, recorded_at FROM events ORDER BY global_position DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(read_failure("reading the head of the SQLite event log"))?;
-        let Some(row) = row else {
+        const CONTEXT: &str = "reading the head of the SQLite event log";
+        let head: Option<(i64, String)> = self.readers.with(CONTEXT, |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT global_position, recorded_at FROM events \
+                     ORDER BY global_position DESC LIMIT 1",
+                )
+                .and_then(|mut statement| {
+                    statement
+                        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                })
+                .map_err(database_failure(CONTEXT))
+        })?;
+        let Some((position, recorded_at)) = head else {
             return Ok(None);
         };
-        let position: i64 = row
-            .try_get("global_position")
-            .map_err(read_failure("reading the head of the SQLite event log"))?;
-        let recorded_at: String = row
-            .try_get("recorded_at")
-            .map_err(read_failure("reading the head of the SQLite event log"))?;
-        let recorded_at = DateTime::parse_from_rfc3339(&recorded_at)
-            .map_err(|error| StoreError::Database {
+        let recorded_at =
+            parse_recorded_at(&recorded_at).map_err(|error| StoreError::Database {
                 context: format!("reading the time of the last event ('{recorded_at}')"),
                 source: Box::new(error),
-            })?
-            .with_timezone(&Utc);
+            })?;
         Ok(Some((Position::new(position as u64, 0), recorded_at)))
     }
 }

@@ -2,21 +2,28 @@
 //!
 //! - Events live in the sqlite-es `events` table (migrations/sqlite/); the global position
 //!   is the rowid, named `global_position`.
-//! - Appends go through one writer task that drains every pending append into one
-//!   transaction (group commit: one fsync for many appends), each append still checked
-//!   against its own expected sequence.
-//! - Reads (aggregate loads, the global log, checkpoints) use a separate pool; readers never
-//!   wait for the writer (WAL).
-//! - The writer signals each commit in-process, so consumers wake at once.
+//! - Everything this process writes to the file (appends, and through [`SqliteEventStore::write`]
+//!   the saga's tables and checkpoints) goes through one writer thread that drains every
+//!   pending job into one transaction (group commit: one fsync for many jobs), each job
+//!   still succeeding or failing on its own (an append against its expected sequence).
+//! - Aggregate loads and log reads use read-only connections in the calling task; readers
+//!   never wait for the writer (WAL). Other SQL (migrations, the write side's own reads)
+//!   uses an sqlx pool.
+//! - The writer keeps the newest events in memory and signals each commit in-process, so
+//!   consumers wake at once and read them without a query.
 //! - A reader of the whole log (the audit export) can scan it on its own connection and
 //!   thread instead ([`SqliteEventStore::scan_log`]).
 
 mod checkpoints;
+mod connection;
 mod leases;
 mod log;
 mod log_scan;
+mod readers;
 mod repository;
 mod rows;
+mod statement;
+mod tail;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -24,19 +31,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Row};
+use tokio::sync::watch;
 
 use crate::url::EventStoreUrl;
 use crate::{CheckpointStore, EventLog, LeaseProvider, StoreError, StoreOptions};
 
-pub use checkpoints::{load_checkpoint, save_checkpoint, SqliteCheckpointStore};
+pub use checkpoints::{
+    checkpoint_statement, load_checkpoint, save_checkpoint, SqliteCheckpointStore,
+};
+pub use connection::install_short_waits;
 pub use leases::ProcessLeaseProvider;
 pub use log::SqliteEventLog;
 pub use log_scan::{ScanBatch, ScannedEvent, SqliteLogScan, StoredEventText};
 pub use repository::SqliteEventRepository;
+pub use statement::{SqlParam, SqlStatement};
 
 /// How long a connection waits for another process's write lock on the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,9 +57,18 @@ pub struct SqliteEventStore {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for SqliteEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteEventStore")
+            .field("url", &self.inner.url.masked())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     url: EventStoreUrl,
     pool: SqlitePool,
+    writer: writer::WriterHandle,
     repository: SqliteEventRepository,
     log: Arc<SqliteEventLog>,
     checkpoints: Arc<SqliteCheckpointStore>,
@@ -78,48 +97,59 @@ impl SqliteEventStore {
             path: path.to_path_buf(),
         };
         create_parent_folder(path, &url)?;
-        let connect_options = connect_options(path);
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .connect_with(connect_options.clone())
+            .after_connect(|connection, _| Box::pin(install_short_waits(connection)))
+            .connect_with(connect_options(path))
             .await
             .map_err(|error| cannot_open(&url, &error))?;
         migrate(&pool, &url).await?;
-        let writer_connection = connect_options
-            // One prepared INSERT per batch size; keep them all.
-            .statement_cache_capacity(writer::MAX_ROWS_PER_STATEMENT + 16)
-            .connect()
-            .await
-            .map_err(|error| cannot_open(&url, &error))?;
-        Self::start(url, pool, writer_connection, options).await
-    }
-
-    async fn start(
-        url: EventStoreUrl,
-        pool: SqlitePool,
-        writer_connection: SqliteConnection,
-        options: &StoreOptions,
-    ) -> Result<Self, StoreError> {
-        let head = last_position(&pool).await?;
-        let (writer, committed) = writer::spawn(writer_connection, head);
-        let repository = SqliteEventRepository::new(pool.clone(), writer);
+        let writer_connection =
+            connection::open_writer(path).map_err(|error| cannot_open(&url, &error))?;
+        let readers = readers::Readers::new(path.to_path_buf());
+        let head = readers.with("opening the SQLite event store", log::last_rowid)?;
+        let (committed, committed_receiver) = watch::channel(head);
+        let tail = Arc::new(tail::TailCache::default());
+        let writer = writer::spawn(
+            writer_connection,
+            writer::Published {
+                committed,
+                tail: tail.clone(),
+                upcasters: options.upcasters.clone(),
+            },
+        )?;
+        let repository = SqliteEventRepository::new(readers.clone(), writer.clone());
         let log = Arc::new(SqliteEventLog::new(
-            pool.clone(),
-            committed,
+            readers,
+            committed_receiver,
+            tail,
             options.upcasters.clone(),
         ));
-        let checkpoints = Arc::new(SqliteCheckpointStore::new(pool.clone()));
+        let checkpoints = Arc::new(SqliteCheckpointStore::new(pool.clone(), writer.clone()));
         let leases = Arc::new(ProcessLeaseProvider::new(lease_scope(&url)));
         Ok(SqliteEventStore {
             inner: Arc::new(Inner {
                 url,
                 pool,
+                writer,
                 repository,
                 log,
                 checkpoints,
                 leases,
             }),
         })
+    }
+
+    /// Runs `statements` in order, all or none, in the writer's next group commit, and
+    /// returns once they are durable. For the tables other parts of Alpes keep in this file
+    /// (with their checkpoint: see [`checkpoint_statement`]); `context` says what they do,
+    /// for the error. Events are never written this way.
+    pub async fn write(
+        &self,
+        context: impl Into<String>,
+        statements: Vec<SqlStatement>,
+    ) -> Result<(), StoreError> {
+        self.inner.writer.write(context.into(), statements).await
     }
 
     /// The URL the store was opened with.
@@ -147,9 +177,9 @@ impl SqliteEventStore {
         self.inner.leases.clone()
     }
 
-    /// The read pool, for SQL consumers that keep their rows in the same file and save their
-    /// checkpoint in the same transaction (see [`save_checkpoint`]). Never use it to write
-    /// events: only the writer task may append.
+    /// An sqlx pool on the file, for reads of the tables other parts of Alpes keep here.
+    /// Write through [`SqliteEventStore::write`] instead: a write on this pool has to wait
+    /// for the writer's lock. Never write events: only the writer may append.
     pub fn pool(&self) -> &SqlitePool {
         &self.inner.pool
     }
@@ -183,7 +213,7 @@ fn create_parent_folder(path: &Path, url: &EventStoreUrl) -> Result<(), StoreErr
     })
 }
 
-fn cannot_open(url: &EventStoreUrl, error: &sqlx::Error) -> StoreError {
+fn cannot_open(url: &EventStoreUrl, error: &dyn std::fmt::Display) -> StoreError {
     StoreError::Unreachable {
         url: url.masked(),
         reason: error.to_string(),
@@ -204,20 +234,6 @@ async fn migrate(pool: &SqlitePool, url: &EventStoreUrl) -> Result<(), StoreErro
             context: format!("cannot bring the SQLite event store at '{url}' up to date"),
             source: Box::new(error),
         })
-}
-
-async fn last_position(pool: &SqlitePool) -> Result<i64, StoreError> {
-    let row = sqlx::query("SELECT COALESCE(MAX(global_position), 0) AS head FROM events")
-        .fetch_one(pool)
-        .await
-        .map_err(|error| StoreError::Database {
-            context: "reading the last position of the SQLite event log".to_string(),
-            source: Box::new(error),
-        })?;
-    row.try_get("head").map_err(|error| StoreError::Database {
-        context: "reading the last position of the SQLite event log".to_string(),
-        source: Box::new(error),
-    })
 }
 
 /// Two stores opened on the same file in one process share their leases.

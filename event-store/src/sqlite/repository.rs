@@ -1,19 +1,19 @@
-//! The cqrs-es repository over the sqlite-es tables: reads from the pool, appends through
-//! the group-committing writer.
+//! The cqrs-es repository over the sqlite-es tables: loads on read-only connections in the
+//! calling task, appends through the group-committing writer.
 
 use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayFeed, ReplayStream, SerializedEvent,
     SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
+use rusqlite::OptionalExtension;
 use serde_json::Value;
-use sqlx::sqlite::SqlitePool;
-use sqlx::Row;
 
-use super::rows::{read_failure, stored_event, to_persistence_error, EVENT_COLUMNS};
-use super::writer::{Append, EventRow, SnapshotRow, WriterHandle};
+use super::readers::Readers;
+use super::rows::{database_failure, stored_event, to_persistence_error, EVENT_COLUMNS};
+use super::writer::{Append, NewEvent, SnapshotRow, WriterHandle};
 use crate::aggregate_store::PositionedRepository;
-use crate::Position;
+use crate::{Position, StoreError};
 
 /// Events per page when streaming a whole aggregate type.
 const STREAM_PAGE: i64 = 1000;
@@ -21,13 +21,13 @@ const STREAM_PAGE: i64 = 1000;
 /// The cqrs-es event repository of the SQLite backend. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteEventRepository {
-    pool: SqlitePool,
+    readers: Readers,
     writer: WriterHandle,
 }
 
 impl SqliteEventRepository {
-    pub(crate) fn new(pool: SqlitePool, writer: WriterHandle) -> Self {
-        SqliteEventRepository { pool, writer }
+    pub(crate) fn new(readers: Readers, writer: WriterHandle) -> Self {
+        SqliteEventRepository { readers, writer }
     }
 
     /// Appends the events of one aggregate instance (and its snapshot) atomically and
@@ -41,9 +41,9 @@ impl SqliteEventRepository {
         let Some(last) = events.last() else {
             return Ok(None);
         };
-        let rows = events
+        let events = events
             .iter()
-            .map(event_row)
+            .map(new_event)
             .collect::<Result<Vec<_>, _>>()?;
         let snapshot = snapshot_update
             .map(|(aggregate_id, payload, current_snapshot)| {
@@ -59,38 +59,44 @@ impl SqliteEventRepository {
             .writer
             .append(Append {
                 aggregate_type: A::TYPE,
-                events: rows,
+                events,
                 snapshot,
             })
             .await?;
         Ok(Some(Position::new(position as u64, 0)))
     }
 
-    async fn select_events(
+    fn select_events(
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
         after_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE aggregate_type = ? AND aggregate_id = ? AND sequence > ? \
-             ORDER BY sequence"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(to_i64(after_sequence)?)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| read_failure("loading the events of an aggregate", error))?;
-        rows.iter()
-            .map(|row| {
-                stored_event(row)
-                    .map(|stored| stored.event)
-                    .map_err(to_persistence_error)
+        const CONTEXT: &str = "loading the events of an aggregate";
+        let after_sequence = to_i64(after_sequence)?;
+        self.readers
+            .with(CONTEXT, |connection| {
+                let mut statement = connection
+                    .prepare_cached(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events \
+                         WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND sequence > ?3 \
+                         ORDER BY sequence"
+                    ))
+                    .map_err(database_failure(CONTEXT))?;
+                let mut rows = statement
+                    .query(rusqlite::params![
+                        aggregate_type,
+                        aggregate_id,
+                        after_sequence
+                    ])
+                    .map_err(database_failure(CONTEXT))?;
+                let mut events = Vec::new();
+                while let Some(row) = rows.next().map_err(database_failure(CONTEXT))? {
+                    events.push(stored_event(row)?.event);
+                }
+                Ok(events)
             })
-            .collect()
+            .map_err(to_persistence_error)
     }
 }
 
@@ -109,7 +115,7 @@ impl PersistedEventRepository for SqliteEventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.select_events(A::TYPE, aggregate_id, 0).await
+        self.select_events(A::TYPE, aggregate_id, 0)
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -118,30 +124,34 @@ impl PersistedEventRepository for SqliteEventRepository {
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         self.select_events(A::TYPE, aggregate_id, last_sequence)
-            .await
     }
 
     async fn get_snapshot<A: Aggregate>(
         &self,
         aggregate_id: &str,
     ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        let row = sqlx::query(
-            "SELECT last_sequence, current_snapshot, payload FROM snapshots \
-             WHERE aggregate_type = ? AND aggregate_id = ?",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|error| read_failure("loading a snapshot", error))?;
-        let Some(row) = row else {
+        const CONTEXT: &str = "loading a snapshot";
+        let row: Option<(i64, i64, String)> = self
+            .readers
+            .with(CONTEXT, |connection| {
+                connection
+                    .prepare_cached(
+                        "SELECT last_sequence, current_snapshot, payload FROM snapshots \
+                         WHERE aggregate_type = ?1 AND aggregate_id = ?2",
+                    )
+                    .and_then(|mut statement| {
+                        statement
+                            .query_row(rusqlite::params![A::TYPE, aggregate_id], |row| {
+                                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                            })
+                            .optional()
+                    })
+                    .map_err(database_failure(CONTEXT))
+            })
+            .map_err(to_persistence_error)?;
+        let Some((last_sequence, current_snapshot, payload)) = row else {
             return Ok(None);
         };
-        let snapshot_column =
-            |error| read_failure("reading a row of the SQLite snapshots table", error);
-        let last_sequence: i64 = row.try_get("last_sequence").map_err(snapshot_column)?;
-        let current_snapshot: i64 = row.try_get("current_snapshot").map_err(snapshot_column)?;
-        let payload: String = row.try_get("payload").map_err(snapshot_column)?;
         Ok(Some(SerializedSnapshot {
             aggregate_id: aggregate_id.to_string(),
             aggregate: serde_json::from_str(&payload)?,
@@ -173,58 +183,70 @@ impl PersistedEventRepository for SqliteEventRepository {
     /// Every event of the aggregate type, in commit order (not by per-instance sequence).
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
         let (feed, stream) = ReplayStream::new(STREAM_PAGE as usize);
-        tokio::spawn(stream_type(self.pool.clone(), A::TYPE, feed));
+        tokio::spawn(stream_type(self.readers.clone(), A::TYPE, feed));
         Ok(stream)
     }
 }
 
 /// Feeds every event of one aggregate type, page by page, stopping at the first error
 /// (which is fed too) or when the receiver is gone.
-async fn stream_type(pool: SqlitePool, aggregate_type: &'static str, mut feed: ReplayFeed) {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events \
-         WHERE aggregate_type = ? AND global_position > ? \
-         ORDER BY global_position LIMIT ?"
-    );
+async fn stream_type(readers: Readers, aggregate_type: &'static str, mut feed: ReplayFeed) {
     let mut after = 0_i64;
     loop {
-        let page = sqlx::query(&sql)
-            .bind(aggregate_type)
-            .bind(after)
-            .bind(STREAM_PAGE)
-            .fetch_all(&pool)
+        let page = readers
+            .with_blocking("streaming all events of a type", move |connection| {
+                read_page_of_type(connection, aggregate_type, after)
+            })
             .await;
-        let rows = match page {
-            Ok(rows) => rows,
+        let page = match page {
+            Ok(page) => page,
             Err(error) => {
-                let _ = feed
-                    .push(Err(read_failure("streaming all events of a type", error)))
-                    .await;
+                let _ = feed.push(Err(to_persistence_error(error))).await;
                 return;
             }
         };
-        for row in &rows {
-            let event = stored_event(row).map_err(to_persistence_error);
-            let failed = event.is_err();
-            if let Ok(stored) = &event {
-                after = stored.position;
-            }
-            if feed.push(event.map(|stored| stored.event)).await.is_err() || failed {
+        let full = page.len() as i64 >= STREAM_PAGE;
+        for (position, event) in page {
+            after = position;
+            if feed.push(Ok(event)).await.is_err() {
                 return;
             }
         }
-        if (rows.len() as i64) < STREAM_PAGE {
+        if !full {
             return;
         }
     }
 }
 
-fn event_row(event: &SerializedEvent) -> Result<EventRow, PersistenceError> {
-    Ok(EventRow {
-        aggregate_id: event.aggregate_id.clone(),
+/// The next page of events of `aggregate_type` after rowid `after`, with their rowids.
+fn read_page_of_type(
+    connection: &rusqlite::Connection,
+    aggregate_type: &str,
+    after: i64,
+) -> Result<Vec<(i64, SerializedEvent)>, StoreError> {
+    const CONTEXT: &str = "streaming all events of a type";
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE aggregate_type = ?1 AND global_position > ?2 \
+             ORDER BY global_position LIMIT ?3"
+        ))
+        .map_err(database_failure(CONTEXT))?;
+    let mut rows = statement
+        .query(rusqlite::params![aggregate_type, after, STREAM_PAGE])
+        .map_err(database_failure(CONTEXT))?;
+    let mut page = Vec::new();
+    while let Some(row) = rows.next().map_err(database_failure(CONTEXT))? {
+        let stored = stored_event(row)?;
+        page.push((stored.position, stored.event));
+    }
+    Ok(page)
+}
+
+fn new_event(event: &SerializedEvent) -> Result<NewEvent, PersistenceError> {
+    Ok(NewEvent {
+        event: event.clone(),
         sequence: to_i64(event.sequence)?,
-        event_type: event.event_type.clone(),
-        event_version: event.event_version.clone(),
         payload: event.payload.to_string(),
         metadata: event.metadata.to_string(),
     })

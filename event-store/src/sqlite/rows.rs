@@ -3,8 +3,6 @@
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
 use crate::StoreError;
 
@@ -21,16 +19,14 @@ pub(crate) struct StoredEvent {
 
 /// Reads a row selected with [`EVENT_COLUMNS`]; a payload or metadata that is not JSON is
 /// reported naming the stream, sequence and version.
-pub(crate) fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
-    let position: i64 = column(row, "global_position")?;
-    let recorded_at: String = column(row, "recorded_at")?;
-    let aggregate_type: String = column(row, "aggregate_type")?;
-    let aggregate_id: String = column(row, "aggregate_id")?;
-    let sequence: i64 = column(row, "sequence")?;
-    let event_type: String = column(row, "event_type")?;
-    let event_version: String = column(row, "event_version")?;
-    let payload: String = column(row, "payload")?;
-    let metadata: String = column(row, "metadata")?;
+pub(crate) fn stored_event(row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
+    let position: i64 = column(row, 0, "global_position")?;
+    let recorded_at: String = column(row, 1, "recorded_at")?;
+    let aggregate_type: String = column(row, 2, "aggregate_type")?;
+    let aggregate_id: String = column(row, 3, "aggregate_id")?;
+    let sequence: i64 = column(row, 4, "sequence")?;
+    let event_type: String = column(row, 5, "event_type")?;
+    let event_version: String = column(row, 6, "event_version")?;
     let unreadable = |reason: String| StoreError::UnreadableEvent {
         stream: format!("{aggregate_type}-{aggregate_id}"),
         sequence: sequence.max(0) as u64,
@@ -38,13 +34,12 @@ pub(crate) fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
         event_version: event_version.clone(),
         reason,
     };
-    let payload: Value = serde_json::from_str(&payload)
+    let payload: Value = serde_json::from_str(text_column(row, 7, "payload")?)
         .map_err(|error| unreadable(format!("payload is not JSON: {error}")))?;
-    let metadata: Value = serde_json::from_str(&metadata)
+    let metadata: Value = serde_json::from_str(text_column(row, 8, "metadata")?)
         .map_err(|error| unreadable(format!("metadata is not JSON: {error}")))?;
-    let recorded_at = DateTime::parse_from_rfc3339(&recorded_at)
-        .map_err(|error| unreadable(format!("recorded_at '{recorded_at}': {error}")))?
-        .with_timezone(&Utc);
+    let recorded_at = parse_recorded_at(&recorded_at)
+        .map_err(|error| unreadable(format!("recorded_at '{recorded_at}': {error}")))?;
     let sequence = usize::try_from(sequence)
         .map_err(|_| unreadable(format!("negative sequence {sequence}")))?;
     Ok(StoredEvent {
@@ -62,22 +57,43 @@ pub(crate) fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
-fn column<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(name).map_err(|error| StoreError::Database {
-        context: format!("reading column '{name}' of the SQLite events table"),
-        source: Box::new(error),
-    })
+/// `recorded_at` as stored: RFC 3339 in UTC.
+pub(crate) fn parse_recorded_at(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(text).map(|at| at.with_timezone(&Utc))
 }
 
-/// A read failure, for the cqrs-es repository.
-pub(crate) fn read_failure(context: &str, error: sqlx::Error) -> PersistenceError {
-    PersistenceError::ConnectionError(Box::new(StoreError::Database {
+fn column<T: rusqlite::types::FromSql>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    name: &str,
+) -> Result<T, StoreError> {
+    row.get(index).map_err(|error| column_failure(name, error))
+}
+
+fn text_column<'r>(
+    row: &'r rusqlite::Row<'_>,
+    index: usize,
+    name: &str,
+) -> Result<&'r str, StoreError> {
+    row.get_ref(index)
+        .map_err(|error| column_failure(name, error))?
+        .as_str()
+        .map_err(|error| column_failure(name, rusqlite::Error::from(error)))
+}
+
+fn column_failure(name: &str, error: rusqlite::Error) -> StoreError {
+    StoreError::Database {
+        context: format!("reading column '{name}' of the SQLite events table"),
+        source: Box::new(error),
+    }
+}
+
+/// A failure of the SQLite database while `context`.
+pub(crate) fn database_failure(context: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+    move |error| StoreError::Database {
         context: context.to_string(),
         source: Box::new(error),
-    }))
+    }
 }
 
 /// A store error, for the cqrs-es repository: an unreadable event stays a deserialization
@@ -88,6 +104,9 @@ pub(crate) fn to_persistence_error(error: StoreError) -> PersistenceError {
             PersistenceError::DeserializationError(Box::new(error))
         }
         StoreError::ConcurrencyConflict { .. } => PersistenceError::OptimisticLockError,
+        StoreError::Database { .. } | StoreError::Unreachable { .. } => {
+            PersistenceError::ConnectionError(Box::new(error))
+        }
         other => PersistenceError::UnknownError(Box::new(other)),
     }
 }

@@ -1,35 +1,55 @@
-//! The single writer of the SQLite event store, with group commit.
+//! The single writer of the SQLite file, with group commit.
 //!
-//! SQLite has one write lock per file and a durable commit costs an fsync, so appends that
-//! arrive together are written in one transaction: the writer takes every pending append
-//! from its channel and inserts them all, then commits once. Each append is still checked on
-//! its own: the UNIQUE (aggregate_type, aggregate_id, sequence) constraint rejects an append
-//! whose expected sequence is stale, and that append alone fails (the others commit).
+//! SQLite has one write lock per file and a durable commit costs an fsync, so everything
+//! this process writes to the file goes through one thread that owns the only read-write
+//! connection: it takes every job waiting in its queue, runs them all in one transaction
+//! and commits once. Jobs are event appends and [`SqlStatement`] groups (the saga's tables,
+//! checkpoints). Each job succeeds or fails on its own: an append whose expected sequence
+//! is stale hits the UNIQUE (aggregate_type, aggregate_id, sequence) constraint and is
+//! undone alone (a savepoint), the rest of the batch commits.
 //!
-//! Fast path: all appends of a batch in as few multi-row INSERTs as fit; a constraint
-//! violation there rolls back and retries the batch one append at a time, each inside its
-//! own savepoint, so the conflicting ones are found and skipped.
+//! Running on a thread of its own with cached prepared statements, a batch costs no
+//! hand-offs between threads but the one into the queue and the answers back.
+//!
+//! After a commit, the appended events go into the [`TailCache`] before the new head is
+//! announced, so the consumers it wakes find them in memory.
 
-use cqrs_es::persist::PersistenceError;
-use sqlx::sqlite::SqliteConnection;
-use sqlx::Executor;
+use std::sync::Arc;
+
+use chrono::Utc;
+use cqrs_es::persist::{PersistenceError, SerializedEvent};
+use rusqlite::{Connection, ErrorCode};
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Rows per INSERT statement: 7 parameters a row, well under SQLite's 32,766.
-pub(crate) const MAX_ROWS_PER_STATEMENT: usize = 256;
+use super::rows::parse_recorded_at;
+use super::statement::SqlStatement;
+use super::tail::TailCache;
+use crate::{upcast, Position, RecordedEvent, StoreError, Upcasters};
 
 /// Events per transaction: bounds the time one commit holds the write lock.
 const MAX_EVENTS_PER_BATCH: usize = 4096;
 
-/// Appends waiting for the writer; senders wait when it is full (back-pressure).
+/// Jobs waiting for the writer; senders wait when it is full (back-pressure).
 const QUEUE_CAPACITY: usize = 4096;
 
-/// One event, already serialized by the caller (off the writer's critical path).
-pub(crate) struct EventRow {
-    pub aggregate_id: String,
+const INSERT_EVENT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, \
+     event_type, event_version, payload, metadata, recorded_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+// Never replace a newer snapshot with an older one.
+const UPSERT_SNAPSHOT: &str = "INSERT INTO snapshots \
+     (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload) \
+     VALUES (?1, ?2, ?3, ?4, ?5) \
+     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
+       last_sequence = excluded.last_sequence, \
+       current_snapshot = excluded.current_snapshot, \
+       payload = excluded.payload \
+     WHERE excluded.last_sequence > snapshots.last_sequence";
+
+/// One event to append: as the aggregate produced it, and its JSON as stored.
+pub(crate) struct NewEvent {
+    pub event: SerializedEvent,
     pub sequence: i64,
-    pub event_type: String,
-    pub event_version: String,
     pub payload: String,
     pub metadata: String,
 }
@@ -45,33 +65,75 @@ pub(crate) struct SnapshotRow {
 /// The events of one aggregate instance that must commit together, or not at all.
 pub(crate) struct Append {
     pub aggregate_type: &'static str,
-    pub events: Vec<EventRow>,
+    pub events: Vec<NewEvent>,
     pub snapshot: Option<SnapshotRow>,
 }
 
-/// What the writer answers to one append.
+/// What the writer answers to one append: the global position of its last event.
 pub(crate) type AppendResult = Result<i64, PersistenceError>;
 
-struct Request {
-    append: Append,
-    reply: oneshot::Sender<AppendResult>,
+enum Job {
+    Append {
+        append: Append,
+        reply: oneshot::Sender<AppendResult>,
+    },
+    Statements {
+        context: String,
+        statements: Vec<SqlStatement>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
-/// Sends appends to the writer task.
+impl Job {
+    fn events(&self) -> usize {
+        match self {
+            Job::Append { append, .. } => append.events.len(),
+            Job::Statements { statements, .. } => statements.len(),
+        }
+    }
+}
+
+/// Sends jobs to the writer thread.
 #[derive(Clone)]
 pub(crate) struct WriterHandle {
-    requests: mpsc::Sender<Request>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl WriterHandle {
     /// Appends, and returns the global position of the last event once committed.
     pub async fn append(&self, append: Append) -> AppendResult {
         let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(Request { append, reply })
+        self.jobs
+            .send(Job::Append { append, reply })
             .await
             .map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
+    }
+
+    /// Runs `statements` in order, all or none, and returns once they are committed.
+    /// `context` says what they do, for the error.
+    pub async fn write(
+        &self,
+        context: String,
+        statements: Vec<SqlStatement>,
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = |context: &str| StoreError::Database {
+            context: context.to_string(),
+            source: "the SQLite writer has stopped".into(),
+        };
+        if statements.is_empty() {
+            return Ok(());
+        }
+        self.jobs
+            .send(Job::Statements {
+                context: context.clone(),
+                statements,
+                reply,
+            })
+            .await
+            .map_err(|_| gone(&context))?;
+        answer.await.map_err(|_| gone(&context))?
     }
 }
 
@@ -79,296 +141,286 @@ fn writer_gone() -> PersistenceError {
     PersistenceError::ConnectionError("the SQLite event writer has stopped".into())
 }
 
-/// Starts the writer on its own connection. `head` is the last position already in the
-/// file; the returned receiver holds the last committed position from then on.
-pub(crate) fn spawn(
-    connection: SqliteConnection,
-    head: i64,
-) -> (WriterHandle, watch::Receiver<i64>) {
-    let (requests, queue) = mpsc::channel(QUEUE_CAPACITY);
-    let (committed, committed_receiver) = watch::channel(head);
-    tokio::spawn(run(connection, queue, committed));
-    (WriterHandle { requests }, committed_receiver)
+/// What the writer publishes after each commit.
+pub(crate) struct Published {
+    /// The last committed position; changes wake waiting consumers.
+    pub committed: watch::Sender<i64>,
+    /// Committed events, for readers at the head.
+    pub tail: Arc<TailCache>,
+    /// Applied to the events put in the tail, as every reader of the log sees them.
+    pub upcasters: Upcasters,
 }
 
-/// Runs until every [`WriterHandle`] is dropped.
-async fn run(
-    mut connection: SqliteConnection,
-    mut queue: mpsc::Receiver<Request>,
-    committed: watch::Sender<i64>,
-) {
-    while let Some(first) = queue.recv().await {
-        let batch = gather(first, &mut queue).await;
-        let appends: Vec<&Append> = batch.iter().map(|request| &request.append).collect();
-        tracing::trace!(appends = appends.len(), "group commit");
-        let results = match write_batch(&mut connection, &appends).await {
-            Ok(results) => results,
-            Err(error) => {
-                tracing::error!(%error, appends = batch.len(), "SQLite event append failed");
-                let shared = error.to_string();
-                (0..batch.len())
-                    .map(|_| Err(database_error(&shared)))
-                    .collect()
-            }
-        };
-        if let Some(last) = results
-            .iter()
-            .filter_map(|result| result.as_ref().ok())
-            .max()
-        {
-            committed.send_if_modified(|head| {
-                let advanced = *last > *head;
-                if advanced {
-                    *head = *last;
-                }
-                advanced
-            });
+/// Starts the writer on its own thread, owning `connection`. It runs until every
+/// [`WriterHandle`] is dropped.
+pub(crate) fn spawn(
+    connection: Connection,
+    published: Published,
+) -> Result<WriterHandle, StoreError> {
+    let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
+    std::thread::Builder::new()
+        .name("alpes-sqlite-writer".to_string())
+        .spawn(move || run(&connection, queue, &published))
+        .map_err(|error| StoreError::Database {
+            context: "starting the SQLite writer".to_string(),
+            source: Box::new(error),
+        })?;
+    Ok(WriterHandle { jobs })
+}
+
+fn run(connection: &Connection, mut queue: mpsc::Receiver<Job>, published: &Published) {
+    while let Some(first) = queue.blocking_recv() {
+        let batch = gather(first, &mut queue);
+        let recorded_at = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        tracing::trace!(jobs = batch.len(), "group commit");
+        let outcomes = write_batch(connection, &batch, &recorded_at);
+        if let Ok(outcomes) = &outcomes {
+            publish(&batch, outcomes, &recorded_at, published);
         }
-        for (request, result) in batch.into_iter().zip(results) {
-            // The caller may have given up waiting; its events are committed all the same.
-            let _ = request.reply.send(result);
-        }
+        let outcomes = outcomes.map_err(|error| {
+            tracing::error!(%error, jobs = batch.len(), "SQLite commit failed");
+            error.to_string()
+        });
+        reply(batch, outcomes);
     }
 }
 
-fn database_error(message: &str) -> PersistenceError {
-    PersistenceError::ConnectionError(message.to_string().into())
-}
-
-/// Takes every append already waiting, then lets the tasks that were just woken by the
-/// previous commit queue theirs too, up to the batch bound.
-async fn gather(first: Request, queue: &mut mpsc::Receiver<Request>) -> Vec<Request> {
-    let mut events = first.append.events.len();
+/// Takes every job already waiting, up to the batch bound.
+fn gather(first: Job, queue: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut events = first.events();
     let mut batch = vec![first];
-    for round in 0..2 {
-        if round > 0 {
-            tokio::task::yield_now().await;
-        }
-        while events < MAX_EVENTS_PER_BATCH {
-            match queue.try_recv() {
-                Ok(request) => {
-                    events += request.append.events.len();
-                    batch.push(request);
-                }
-                Err(_) => break,
+    while events < MAX_EVENTS_PER_BATCH {
+        match queue.try_recv() {
+            Ok(job) => {
+                events += job.events();
+                batch.push(job);
             }
+            Err(_) => break,
         }
     }
     batch
 }
 
-/// Writes a batch in one transaction; the outer error means nothing was committed.
-async fn write_batch(
-    connection: &mut SqliteConnection,
-    appends: &[&Append],
-) -> Result<Vec<AppendResult>, sqlx::Error> {
-    let event_count: usize = appends.iter().map(|append| append.events.len()).sum();
-    let has_snapshots = appends.iter().any(|append| append.snapshot.is_some());
-    if event_count <= MAX_ROWS_PER_STATEMENT && !has_snapshots {
-        // One statement outside BEGIN … COMMIT is a transaction of its own: all its rows
-        // commit (one fsync) or none does, and it saves two round trips to SQLite's thread.
-        match insert_together(connection, appends).await {
-            Ok(positions) => return Ok(positions.into_iter().map(Ok).collect()),
-            Err(error) if appends.len() == 1 && is_conflict(&error) => {
-                return Ok(vec![Err(PersistenceError::OptimisticLockError)]);
-            }
-            Err(error) => note_batch_failure(&error),
-        }
-    } else if appends.len() > 1 {
-        connection.execute("BEGIN IMMEDIATE").await?;
-        match insert_together(connection, appends).await {
-            Ok(positions) => {
-                commit(connection).await?;
-                return Ok(positions.into_iter().map(Ok).collect());
-            }
-            Err(error) => {
-                rollback(connection).await;
-                note_batch_failure(&error);
-            }
-        }
-    }
-    write_one_by_one(connection, appends).await
+/// How one job of a committed batch went.
+enum Outcome {
+    /// An append: the positions of its events.
+    Appended(Vec<i64>),
+    /// Statements that ran.
+    Written,
+    /// Undone alone; the rest of the batch committed.
+    Failed(rusqlite::Error),
 }
 
-/// A conflict is expected (and resolved append by append); anything else is worth a line.
-fn note_batch_failure(error: &sqlx::Error) {
-    if !is_conflict(error) {
-        tracing::warn!(%error, "batched SQLite append failed; retrying one by one");
-    }
-}
-
-/// The common case: no append conflicts, so all go in a few statements.
-async fn insert_together(
-    connection: &mut SqliteConnection,
-    appends: &[&Append],
-) -> Result<Vec<i64>, sqlx::Error> {
-    let rows: Vec<(&'static str, &EventRow)> = appends
+/// Runs every job in one transaction; the outer error means nothing was committed.
+fn write_batch(
+    connection: &Connection,
+    batch: &[Job],
+    recorded_at: &str,
+) -> Result<Vec<Outcome>, rusqlite::Error> {
+    connection.execute_batch("BEGIN IMMEDIATE")?;
+    let outcomes = batch
         .iter()
-        .flat_map(|append| append.events.iter().map(|row| (append.aggregate_type, row)))
-        .collect();
-    let positions = insert_rows(connection, &rows).await?;
-    for append in appends {
-        save_snapshot(connection, append).await?;
-    }
-    let mut last_positions = Vec::with_capacity(appends.len());
-    let mut end = 0;
-    for append in appends {
-        end += append.events.len();
-        last_positions.push(last_position_before(&positions, end));
-    }
-    Ok(last_positions)
-}
-
-/// Isolates failing appends: each in a savepoint, rolled back alone on a conflict (or any
-/// other error of its own), so the rest of the batch still commits.
-async fn write_one_by_one(
-    connection: &mut SqliteConnection,
-    appends: &[&Append],
-) -> Result<Vec<AppendResult>, sqlx::Error> {
-    connection.execute("BEGIN IMMEDIATE").await?;
-    let mut results = Vec::with_capacity(appends.len());
-    for append in appends {
-        match write_in_savepoint(connection, append).await {
-            Ok(result) => results.push(result),
-            Err(error) => {
-                rollback(connection).await;
-                return Err(error);
-            }
+        .map(|job| run_job(connection, job, recorded_at))
+        .collect::<Result<Vec<_>, _>>();
+    let outcomes = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(error) => {
+            rollback(connection);
+            return Err(error);
         }
-    }
-    commit(connection).await?;
-    Ok(results)
-}
-
-/// The outer error is a failure of the transaction itself (the savepoint could not be
-/// taken or undone); the inner one is this append's own failure.
-async fn write_in_savepoint(
-    connection: &mut SqliteConnection,
-    append: &Append,
-) -> Result<AppendResult, sqlx::Error> {
-    connection.execute("SAVEPOINT append").await?;
-    let rows: Vec<(&'static str, &EventRow)> = append
-        .events
-        .iter()
-        .map(|row| (append.aggregate_type, row))
-        .collect();
-    let written = match insert_rows(connection, &rows).await {
-        Ok(positions) => save_snapshot(connection, append)
-            .await
-            .map(|()| last_position_before(&positions, positions.len())),
-        Err(error) => Err(error),
     };
-    match written {
-        Ok(position) => {
-            connection.execute("RELEASE append").await?;
-            Ok(Ok(position))
+    if let Err(error) = connection.execute_batch("COMMIT") {
+        rollback(connection);
+        return Err(error);
+    }
+    Ok(outcomes)
+}
+
+/// Runs one job; the outer error is a failure of the transaction itself.
+fn run_job(
+    connection: &Connection,
+    job: &Job,
+    recorded_at: &str,
+) -> Result<Outcome, rusqlite::Error> {
+    match job {
+        // One statement is atomic on its own: a failing INSERT leaves nothing behind.
+        Job::Append { append, .. } if append.events.len() == 1 && append.snapshot.is_none() => {
+            Ok(match insert_events(connection, append, recorded_at) {
+                Ok(positions) => Outcome::Appended(positions),
+                Err(error) => Outcome::Failed(error),
+            })
+        }
+        Job::Append { append, .. } => in_savepoint(connection, || {
+            let positions = insert_events(connection, append, recorded_at)?;
+            save_snapshot(connection, append)?;
+            Ok(Outcome::Appended(positions))
+        }),
+        Job::Statements { statements, .. } => in_savepoint(connection, || {
+            for statement in statements {
+                statement.run(connection)?;
+            }
+            Ok(Outcome::Written)
+        }),
+    }
+}
+
+/// Runs `work` in a savepoint, undone alone when it fails.
+fn in_savepoint(
+    connection: &Connection,
+    work: impl FnOnce() -> Result<Outcome, rusqlite::Error>,
+) -> Result<Outcome, rusqlite::Error> {
+    connection.execute_batch("SAVEPOINT job")?;
+    match work() {
+        Ok(outcome) => {
+            connection.execute_batch("RELEASE job")?;
+            Ok(outcome)
         }
         Err(error) => {
-            connection.execute("ROLLBACK TO append").await?;
-            connection.execute("RELEASE append").await?;
-            if is_conflict(&error) {
-                Ok(Err(PersistenceError::OptimisticLockError))
-            } else {
-                tracing::error!(%error, "SQLite event append failed");
-                Ok(Err(PersistenceError::UnknownError(Box::new(error))))
-            }
+            connection.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Ok(Outcome::Failed(error))
         }
     }
 }
 
-/// Inserts the rows in order and returns each row's global position.
-async fn insert_rows(
-    connection: &mut SqliteConnection,
-    rows: &[(&'static str, &EventRow)],
-) -> Result<Vec<i64>, sqlx::Error> {
-    let mut positions = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
-        let sql = insert_statement(chunk.len());
-        let mut query = sqlx::query(&sql);
-        for (aggregate_type, row) in chunk {
-            query = query
-                .bind(*aggregate_type)
-                .bind(row.aggregate_id.as_str())
-                .bind(row.sequence)
-                .bind(row.event_type.as_str())
-                .bind(row.event_version.as_str())
-                .bind(row.payload.as_str())
-                .bind(row.metadata.as_str());
-        }
-        let last = query.execute(&mut *connection).await?.last_insert_rowid();
-        // A new rowid is one more than the largest in the table, and this connection holds
-        // the write lock, so the rows of one statement get consecutive positions.
-        let first = last - chunk.len() as i64 + 1;
-        positions.extend(first..=last);
+fn insert_events(
+    connection: &Connection,
+    append: &Append,
+    recorded_at: &str,
+) -> Result<Vec<i64>, rusqlite::Error> {
+    let mut statement = connection.prepare_cached(INSERT_EVENT)?;
+    let mut positions = Vec::with_capacity(append.events.len());
+    for new in &append.events {
+        statement.execute(rusqlite::params![
+            append.aggregate_type,
+            new.event.aggregate_id,
+            new.sequence,
+            new.event.event_type,
+            new.event.event_version,
+            new.payload,
+            new.metadata,
+            recorded_at,
+        ])?;
+        positions.push(connection.last_insert_rowid());
     }
     Ok(positions)
 }
 
-fn insert_statement(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO events \
-         (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-         VALUES ",
-    );
-    for index in 0..rows {
-        if index > 0 {
-            sql.push(',');
-        }
-        sql.push_str("(?, ?, ?, ?, ?, ?, ?)");
-    }
-    sql
-}
-
-/// The position of row `end - 1`; 0 for an append without events.
-fn last_position_before(positions: &[i64], end: usize) -> i64 {
-    end.checked_sub(1)
-        .and_then(|index| positions.get(index))
-        .copied()
-        .unwrap_or(0)
-}
-
-async fn save_snapshot(
-    connection: &mut SqliteConnection,
-    append: &Append,
-) -> Result<(), sqlx::Error> {
+fn save_snapshot(connection: &Connection, append: &Append) -> Result<(), rusqlite::Error> {
     let Some(snapshot) = &append.snapshot else {
         return Ok(());
     };
-    // Never replace a newer snapshot with an older one.
-    sqlx::query(
-        "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload) \
-         VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
-           last_sequence = excluded.last_sequence, \
-           current_snapshot = excluded.current_snapshot, \
-           payload = excluded.payload \
-         WHERE excluded.last_sequence > snapshots.last_sequence",
-    )
-    .bind(append.aggregate_type)
-    .bind(snapshot.aggregate_id.as_str())
-    .bind(snapshot.last_sequence)
-    .bind(snapshot.current_snapshot)
-    .bind(snapshot.payload.as_str())
-    .execute(&mut *connection)
-    .await?;
+    connection
+        .prepare_cached(UPSERT_SNAPSHOT)?
+        .execute(rusqlite::params![
+            append.aggregate_type,
+            snapshot.aggregate_id,
+            snapshot.last_sequence,
+            snapshot.current_snapshot,
+            snapshot.payload,
+        ])?;
     Ok(())
 }
 
-async fn commit(connection: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    if let Err(error) = connection.execute("COMMIT").await {
-        rollback(connection).await;
-        return Err(error);
+fn rollback(connection: &Connection) {
+    if let Err(error) = connection.execute_batch("ROLLBACK") {
+        tracing::warn!(%error, "rolling back an SQLite batch failed");
     }
-    Ok(())
 }
 
-async fn rollback(connection: &mut SqliteConnection) {
-    if let Err(error) = connection.execute("ROLLBACK").await {
-        tracing::warn!(%error, "rolling back an SQLite event append failed");
+/// Puts the committed events in the tail cache, then announces the new head.
+fn publish(batch: &[Job], outcomes: &[Outcome], recorded_at: &str, published: &Published) {
+    let appended = || {
+        batch
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(job, outcome)| match (job, outcome) {
+                (Job::Append { append, .. }, Outcome::Appended(positions)) => {
+                    Some(append.events.iter().zip(positions))
+                }
+                _ => None,
+            })
+            .flatten()
+    };
+    let Some(last) = appended().map(|(_, position)| *position).max() else {
+        return;
+    };
+    // Without a readable time the events are not cached: readers find them in the table.
+    if let Ok(recorded_at) = parse_recorded_at(recorded_at) {
+        let committed = appended()
+            .map(|(new, position)| RecordedEvent {
+                position: Position::new(*position as u64, 0),
+                recorded_at,
+                stored_version: new.event.event_version.clone(),
+                event: upcast(new.event.clone(), &published.upcasters),
+            })
+            .collect();
+        published.tail.push(committed);
+    }
+    published.committed.send_if_modified(|head| {
+        let advanced = last > *head;
+        if advanced {
+            *head = last;
+        }
+        advanced
+    });
+}
+
+/// Answers every job of the batch (the outcomes are in the same order), or with the error
+/// that stopped the whole batch.
+fn reply(batch: Vec<Job>, outcomes: Result<Vec<Outcome>, String>) {
+    // Defined as a Result of all outcomes so a failed batch answers every job alike.
+    let outcomes: Vec<Result<Outcome, String>> = match outcomes {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        Err(shared) => batch.iter().map(|_| Err(shared.clone())).collect(),
+    };
+    for (job, outcome) in batch.into_iter().zip(outcomes) {
+        // A caller may have given up waiting; what committed stays committed all the same.
+        match job {
+            Job::Append { reply, .. } => {
+                let _ = reply.send(append_result(outcome));
+            }
+            Job::Statements { context, reply, .. } => {
+                let _ = reply.send(write_result(&context, outcome));
+            }
+        }
+    }
+}
+
+fn append_result(outcome: Result<Outcome, String>) -> AppendResult {
+    match outcome {
+        Ok(Outcome::Appended(positions)) => Ok(positions.last().copied().unwrap_or(0)),
+        Ok(Outcome::Written) => Ok(0),
+        Ok(Outcome::Failed(error)) if is_conflict(&error) => {
+            Err(PersistenceError::OptimisticLockError)
+        }
+        Ok(Outcome::Failed(error)) => {
+            tracing::error!(%error, "SQLite event append failed");
+            Err(PersistenceError::UnknownError(Box::new(error)))
+        }
+        Err(shared) => Err(PersistenceError::ConnectionError(shared.into())),
+    }
+}
+
+fn write_result(context: &str, outcome: Result<Outcome, String>) -> Result<(), StoreError> {
+    let failed = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Database {
+        context: context.to_string(),
+        source,
+    };
+    match outcome {
+        Ok(Outcome::Written | Outcome::Appended(_)) => Ok(()),
+        Ok(Outcome::Failed(error)) => Err(failed(Box::new(error))),
+        Err(shared) => Err(failed(shared.into())),
     }
 }
 
 /// A UNIQUE or PRIMARY KEY violation: an append whose expected sequence is taken.
-fn is_conflict(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(database) if database.is_unique_violation())
+fn is_conflict(error: &rusqlite::Error) -> bool {
+    const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+    const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == ErrorCode::ConstraintViolation
+                && matches!(failure.extended_code, SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE)
+    )
 }

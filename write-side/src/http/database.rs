@@ -13,9 +13,26 @@ use sqlx::sqlite::SqlitePool;
 #[derive(Clone, Debug)]
 pub enum SqlDatabase {
     /// An SQLite file (the event store's).
-    Sqlite(SqlitePool),
+    Sqlite(SqliteTables),
     /// A PostgreSQL database.
     Postgres(PgPool),
+}
+
+/// The write side's tables in an SQLite file: read on its pool, written in batches through
+/// the file's writer (see [`SqliteEventStore::write`]).
+#[derive(Clone, Debug)]
+pub struct SqliteTables {
+    pub pool: SqlitePool,
+    pub store: SqliteEventStore,
+}
+
+impl SqliteTables {
+    fn of(store: &SqliteEventStore) -> Self {
+        SqliteTables {
+            pool: store.pool().clone(),
+            store: store.clone(),
+        }
+    }
 }
 
 impl SqlDatabase {
@@ -26,7 +43,7 @@ impl SqlDatabase {
         views_url: Option<&str>,
     ) -> Result<SqlDatabase, StoreError> {
         if let Some(sqlite) = backend.as_sqlite() {
-            return Ok(SqlDatabase::Sqlite(sqlite.pool().clone()));
+            return Ok(SqlDatabase::Sqlite(SqliteTables::of(sqlite)));
         }
         if let Some(postgres) = backend.as_postgres() {
             return Ok(SqlDatabase::Postgres(postgres.pool().clone()));
@@ -42,7 +59,7 @@ impl SqlDatabase {
         match EventStoreUrl::parse(url)? {
             EventStoreUrl::Sqlite { .. } => {
                 let store = SqliteEventStore::connect(url, backend.options()).await?;
-                Ok(SqlDatabase::Sqlite(store.pool().clone()))
+                Ok(SqlDatabase::Sqlite(SqliteTables::of(&store)))
             }
             EventStoreUrl::Postgres { .. } => {
                 let store = PostgresEventStore::connect(url, backend.options()).await?;
@@ -59,7 +76,9 @@ impl SqlDatabase {
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         match self {
-            SqlDatabase::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => {
+                sqlx::query("SELECT 1").execute(pool).await.map(drop)
+            }
             SqlDatabase::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
         }
     }

@@ -25,7 +25,7 @@ use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::database::SqlDatabase;
+use super::database::{SqlDatabase, SqliteTables};
 use super::error::{ApiError, NotReplayable};
 use super::types::CONSISTENCY_HEADER;
 use super::MAX_BODY_BYTES;
@@ -123,7 +123,7 @@ impl IdempotencyStore {
     ) -> Result<(), sqlx::Error> {
         let status = i16::try_from(response.status).unwrap_or(500);
         match &self.database {
-            SqlDatabase::Sqlite(pool) => {
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => {
                 sqlx::query(
                     "UPDATE idempotency_keys SET status = ?, content_type = ?, location = ?, \
                      body = ? WHERE idempotency_key = ? AND claim = ?",
@@ -159,7 +159,7 @@ impl IdempotencyStore {
     pub async fn release(&self, key: &str, token: Uuid) -> Result<(), sqlx::Error> {
         let token = token.to_string();
         match &self.database {
-            SqlDatabase::Sqlite(pool) => {
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => {
                 sqlx::query(
                     "DELETE FROM idempotency_keys WHERE idempotency_key = ? AND claim = ? \
                      AND status IS NULL",
@@ -187,7 +187,7 @@ impl IdempotencyStore {
     pub async fn purge_older_than(&self, age: Duration) -> Result<u64, sqlx::Error> {
         let before = now_millis() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
         let deleted = match &self.database {
-            SqlDatabase::Sqlite(pool) => {
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => {
                 sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
                     .bind(before)
                     .execute(pool)
@@ -224,7 +224,7 @@ impl IdempotencyStore {
     async fn insert(&self, key: &str, fingerprint: &str, token: Uuid) -> Result<bool, sqlx::Error> {
         let token = token.to_string();
         let inserted = match &self.database {
-            SqlDatabase::Sqlite(pool) => sqlx::query(
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => sqlx::query(
                 "INSERT INTO idempotency_keys (idempotency_key, fingerprint, claim, created_at) \
                      VALUES (?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
             )
@@ -254,7 +254,7 @@ impl IdempotencyStore {
         const SELECT: &str = "SELECT fingerprint, claim, status, content_type, location, body, \
                               created_at FROM idempotency_keys WHERE idempotency_key = ";
         match &self.database {
-            SqlDatabase::Sqlite(pool) => {
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => {
                 let row = sqlx::query(&format!("{SELECT}?"))
                     .bind(key)
                     .fetch_optional(pool)
@@ -298,7 +298,7 @@ impl IdempotencyStore {
     async fn take_over(&self, key: &str, old: &str, token: Uuid) -> Result<bool, sqlx::Error> {
         let token = token.to_string();
         let taken = match &self.database {
-            SqlDatabase::Sqlite(pool) => sqlx::query(
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => sqlx::query(
                 "UPDATE idempotency_keys SET claim = ?, created_at = ? \
                      WHERE idempotency_key = ? AND claim = ? AND status IS NULL",
             )

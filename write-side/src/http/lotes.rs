@@ -16,7 +16,9 @@ use std::str::FromStr;
 
 use alpes_domain::comision::{Comision, ComisionCommand, ComisionEvent};
 use alpes_event_store::postgres::PostgresCheckpoints;
-use alpes_event_store::sqlite::{load_checkpoint, save_checkpoint};
+use alpes_event_store::sqlite::{
+    checkpoint_statement, load_checkpoint, SqlParam, SqlStatement, SqliteEventStore,
+};
 use alpes_event_store::{CheckpointStore, Consumer, ConsumerError, Position, RecordedEvent};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -29,7 +31,7 @@ use sqlx::{Postgres, QueryBuilder, Row, Sqlite};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::database::SqlDatabase;
+use super::database::{SqlDatabase, SqliteTables};
 use super::error::{ApiError, NotReplayable, Problem};
 use super::extract::{ApiJson, RequestMeta};
 use super::types::{latest_token, with_consistency};
@@ -331,7 +333,7 @@ impl KnownCommissions {
             AccionLote::Pagar => "Aprobada",
         };
         match &self.database {
-            SqlDatabase::Sqlite(pool) => {
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => {
                 let mut query = QueryBuilder::<Sqlite>::new(
                     "SELECT comision_id FROM comisiones_conocidas WHERE estado = ",
                 );
@@ -389,52 +391,51 @@ impl KnownCommissions {
     pub async fn count(&self) -> Result<i64, sqlx::Error> {
         const COUNT: &str = "SELECT COUNT(*) FROM comisiones_conocidas";
         match &self.database {
-            SqlDatabase::Sqlite(pool) => sqlx::query_scalar(COUNT).fetch_one(pool).await,
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => {
+                sqlx::query_scalar(COUNT).fetch_one(pool).await
+            }
             SqlDatabase::Postgres(pool) => sqlx::query_scalar(COUNT).fetch_one(pool).await,
         }
     }
 
     async fn apply_sqlite(
-        pool: &sqlx::SqlitePool,
+        store: &SqliteEventStore,
         changes: &[Change],
         last: Position,
     ) -> Result<(), ConsumerError> {
-        // IMMEDIATE: take the write lock up front, so the transaction never has to upgrade
-        // a read snapshot that another writer made stale.
-        let mut transaction = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
-        for change in changes {
-            match change {
+        let mut statements: Vec<SqlStatement> = changes
+            .iter()
+            .map(|change| match change {
                 Change::Known {
                     id,
                     campana_id,
                     partner_id,
                     disponible_desde,
-                } => {
-                    sqlx::query(
-                        "INSERT INTO comisiones_conocidas \
-                         (comision_id, campana_id, partner_id, estado, disponible_desde) \
-                         VALUES (?, ?, ?, 'Reservada', ?) ON CONFLICT (comision_id) DO NOTHING",
-                    )
-                    .bind(id.to_string())
-                    .bind(campana_id.to_string())
-                    .bind(partner_id.to_string())
-                    .bind(disponible_desde.map(sqlite_time))
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(db_error)?;
-                }
-                Change::Moved { id, estado } => {
-                    sqlx::query("UPDATE comisiones_conocidas SET estado = ? WHERE comision_id = ?")
-                        .bind(*estado)
-                        .bind(id.to_string())
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err(db_error)?;
-                }
-            }
-        }
-        save_checkpoint(&mut transaction, LOTES_CONSUMER, last).await?;
-        transaction.commit().await.map_err(db_error)
+                } => SqlStatement::new(
+                    "INSERT INTO comisiones_conocidas \
+                     (comision_id, campana_id, partner_id, estado, disponible_desde) \
+                     VALUES (?1, ?2, ?3, 'Reservada', ?4) ON CONFLICT (comision_id) DO NOTHING",
+                    vec![
+                        SqlParam::Text(id.to_string()),
+                        SqlParam::Text(campana_id.to_string()),
+                        SqlParam::Text(partner_id.to_string()),
+                        SqlParam::from(disponible_desde.map(sqlite_time)),
+                    ],
+                ),
+                Change::Moved { id, estado } => SqlStatement::new(
+                    "UPDATE comisiones_conocidas SET estado = ?1 WHERE comision_id = ?2",
+                    vec![SqlParam::from(*estado), SqlParam::Text(id.to_string())],
+                ),
+            })
+            .collect();
+        statements.push(checkpoint_statement(LOTES_CONSUMER, last)?);
+        store
+            .write(
+                "recording the commissions the comisiones service knows",
+                statements,
+            )
+            .await?;
+        Ok(())
     }
 
     async fn apply_postgres(
@@ -489,7 +490,7 @@ impl Consumer for KnownCommissions {
 
     async fn checkpoint(&self) -> Result<Position, ConsumerError> {
         match &self.database {
-            SqlDatabase::Sqlite(pool) => {
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => {
                 let mut connection = pool.acquire().await.map_err(db_error)?;
                 Ok(load_checkpoint(&mut connection, LOTES_CONSUMER).await?)
             }
@@ -509,7 +510,9 @@ impl Consumer for KnownCommissions {
             .map(change_of)
             .collect::<Result<Vec<_>, _>>()?;
         match &self.database {
-            SqlDatabase::Sqlite(pool) => Self::apply_sqlite(pool, &changes, last).await,
+            SqlDatabase::Sqlite(SqliteTables { store, .. }) => {
+                Self::apply_sqlite(store, &changes, last).await
+            }
             SqlDatabase::Postgres(pool) => Self::apply_postgres(pool, &changes, last).await,
         }
     }

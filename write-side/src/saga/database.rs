@@ -6,11 +6,12 @@
 //! `ON CONFLICT`, text and 64-bit integer columns only), and run on whichever pool is open.
 
 use alpes_event_store::postgres::{PostgresCheckpoints, PostgresEventStore};
-use alpes_event_store::sqlite::{load_checkpoint, save_checkpoint, SqliteEventStore};
+use alpes_event_store::sqlite::{
+    checkpoint_statement, load_checkpoint, SqlParam, SqlStatement, SqliteEventStore,
+};
 use alpes_event_store::url::EventStoreUrl;
 use alpes_event_store::{CheckpointStore, EventStoreBackend, Position, StoreError};
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::SqlitePool;
 
 use super::SagaError;
 
@@ -18,7 +19,10 @@ use super::SagaError;
 macro_rules! on_pool {
     ($database:expr, $pool:ident => $body:expr) => {
         match $database {
-            SagaDatabase::Sqlite($pool) => $body,
+            SagaDatabase::Sqlite(store) => {
+                let $pool = store.pool();
+                $body
+            }
             SagaDatabase::Postgres($pool) => $body,
         }
     };
@@ -44,8 +48,9 @@ macro_rules! bind_all {
 /// clone.
 #[derive(Clone, Debug)]
 pub enum SagaDatabase {
-    /// The SQLite file of the event store (or of the consumers, with EventStoreDB).
-    Sqlite(SqlitePool),
+    /// The SQLite file of the event store (or of the consumers, with EventStoreDB): read
+    /// through its pool, written through its writer.
+    Sqlite(SqliteEventStore),
     /// The PostgreSQL database of the event store (or of the consumers, with EventStoreDB).
     Postgres(PgPool),
 }
@@ -71,6 +76,20 @@ impl Write {
     pub fn new(sql: &'static str, values: Vec<SqlValue>) -> Self {
         Write { sql, values }
     }
+
+    /// The write as the SQLite writer runs it.
+    fn statement(&self) -> SqlStatement {
+        let params = self
+            .values
+            .iter()
+            .map(|value| match value {
+                SqlValue::Text(text) => SqlParam::Text(text.clone()),
+                SqlValue::OptionalText(text) => SqlParam::from(text.clone()),
+                SqlValue::Integer(integer) => SqlParam::Integer(*integer),
+            })
+            .collect();
+        SqlStatement::new(self.sql, params)
+    }
 }
 
 /// A command an aggregate rejected, as recorded in `saga_rechazos`.
@@ -90,7 +109,7 @@ impl SagaDatabase {
     /// the consumers' checkpoints and leases), opened and migrated here.
     pub async fn of_backend(backend: &EventStoreBackend) -> Result<Self, SagaError> {
         if let Some(store) = backend.as_sqlite() {
-            return Ok(SagaDatabase::Sqlite(store.pool().clone()));
+            return Ok(SagaDatabase::Sqlite(store.clone()));
         }
         if let Some(store) = backend.as_postgres() {
             return Ok(SagaDatabase::Postgres(store.pool().clone()));
@@ -108,7 +127,7 @@ impl SagaDatabase {
         match EventStoreUrl::parse(url)? {
             EventStoreUrl::Sqlite { .. } => {
                 let store = SqliteEventStore::connect(url, options).await?;
-                Ok(SagaDatabase::Sqlite(store.pool().clone()))
+                Ok(SagaDatabase::Sqlite(store))
             }
             EventStoreUrl::Postgres { .. } => {
                 let store = PostgresEventStore::connect(url, options).await?;
@@ -121,8 +140,9 @@ impl SagaDatabase {
     /// The saved position of `consumer`, or [`Position::START`].
     pub async fn checkpoint(&self, consumer: &str) -> Result<Position, StoreError> {
         match self {
-            SagaDatabase::Sqlite(pool) => {
-                let mut connection = pool
+            SagaDatabase::Sqlite(store) => {
+                let mut connection = store
+                    .pool()
                     .acquire()
                     .await
                     .map_err(|error| failed(consumer, "loading its checkpoint", error))?;
@@ -147,18 +167,14 @@ impl SagaDatabase {
         }
         let fail = |error| failed(consumer, "saving what it learned", error);
         match self {
-            SagaDatabase::Sqlite(pool) => {
-                let mut transaction = pool.begin().await.map_err(fail)?;
-                for write in writes {
-                    bind_all!(sqlx::query(write.sql), &write.values)
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err(fail)?;
-                }
+            SagaDatabase::Sqlite(store) => {
+                let mut statements: Vec<SqlStatement> =
+                    writes.iter().map(Write::statement).collect();
                 if let Some(position) = checkpoint {
-                    save_checkpoint(&mut transaction, consumer, position).await?;
+                    statements.push(checkpoint_statement(consumer, position)?);
                 }
-                transaction.commit().await.map_err(fail)
+                let context = format!("saga consumer '{consumer}': saving what it learned");
+                store.write(context, statements).await
             }
             SagaDatabase::Postgres(pool) => {
                 let mut transaction = pool.begin().await.map_err(fail)?;
@@ -186,17 +202,31 @@ impl SagaDatabase {
              (consumer, causa, aggregate, command, code, reason) \
              VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (consumer, causa, aggregate) DO NOTHING";
-        on_pool!(self, pool => sqlx::query(SQL)
-            .bind(rejection.consumer)
-            .bind(rejection.causa)
-            .bind(rejection.aggregate)
-            .bind(rejection.command)
-            .bind(rejection.code)
-            .bind(rejection.reason)
-            .execute(pool)
-            .await
-            .map(drop)
-            .map_err(|error| failed(rejection.consumer, "recording a rejected command", error)))
+        let values = [
+            rejection.consumer,
+            rejection.causa,
+            rejection.aggregate,
+            rejection.command,
+            rejection.code,
+            rejection.reason,
+        ];
+        match self {
+            SagaDatabase::Sqlite(store) => {
+                let statement = SqlStatement::new(SQL, values.map(SqlParam::from).into());
+                let context = format!(
+                    "saga consumer '{}': recording a rejected command",
+                    rejection.consumer
+                );
+                store.write(context, vec![statement]).await
+            }
+            SagaDatabase::Postgres(pool) => values
+                .into_iter()
+                .fold(sqlx::query(SQL), |query, value| query.bind(value))
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(|error| failed(rejection.consumer, "recording a rejected command", error)),
+        }
     }
 
     /// The rule codes of the commands `consumer` had rejected, oldest first (for operators

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use alpes_event_store::{EventStoreBackend, StoreOptions};
 use alpes_test_support::{PostgresTestDb, SqliteTestDb};
-use alpes_write::http::database::SqlDatabase;
+use alpes_write::http::database::{SqlDatabase, SqliteTables};
 use alpes_write::http::{HttpServer, WriteApi};
 use alpes_write::{CommandServices, Service};
 use serde_json::Value;
@@ -137,7 +137,9 @@ impl TestApp {
     pub async fn stored_events(&self) -> i64 {
         const COUNT: &str = "SELECT COUNT(*) FROM events";
         match &self.api.state().database {
-            SqlDatabase::Sqlite(pool) => sqlx::query_scalar(COUNT).fetch_one(pool).await,
+            SqlDatabase::Sqlite(SqliteTables { pool, .. }) => {
+                sqlx::query_scalar(COUNT).fetch_one(pool).await
+            }
             SqlDatabase::Postgres(pool) => sqlx::query_scalar(COUNT).fetch_one(pool).await,
         }
         .expect("the events can be counted")

@@ -1,0 +1,127 @@
+//! The newest events this process committed, kept in memory so that consumers following
+//! the head of the log (every saga reactor and projector, most of the time) read them
+//! without a query and without parsing their JSON again.
+//!
+//! Only a contiguous run of positions is ever served: rowids are unique and given in
+//! commit order, so if the cache holds positions `p` and `p + 1`, no row of another writer
+//! (another process on the same file) can lie between them. A reader whose next position
+//! is not in the cache reads the table instead.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use crate::RecordedEvent;
+
+/// Events kept: enough for every consumer that keeps up to read from memory, a bounded
+/// amount of it (a few KiB an event).
+pub(crate) const CAPACITY: usize = 8_192;
+
+#[derive(Default)]
+pub(crate) struct TailCache {
+    events: Mutex<VecDeque<Arc<RecordedEvent>>>,
+}
+
+impl TailCache {
+    /// Adds events just committed, in position order, dropping the oldest beyond
+    /// [`CAPACITY`].
+    pub(crate) fn push(&self, committed: Vec<RecordedEvent>) {
+        let mut events = self.lock();
+        for event in committed {
+            if events
+                .back()
+                .is_some_and(|last| last.position >= event.position)
+            {
+                // Out of order can only mean a bug upstream: start afresh rather than
+                // ever serve a wrong run.
+                events.clear();
+            }
+            events.push_back(Arc::new(event));
+        }
+        let excess = events.len().saturating_sub(CAPACITY);
+        events.drain(..excess);
+    }
+
+    /// Up to `limit` events from the one right after rowid `after`, as long as positions
+    /// follow one another; empty when the cache does not hold `after + 1`.
+    pub(crate) fn read_after(&self, after: i64, limit: usize) -> Vec<RecordedEvent> {
+        let events = self.lock();
+        let start = events.partition_point(|event| rowid(event) <= after);
+        (after.saturating_add(1)..)
+            .zip(events.range(start..))
+            .take(limit)
+            .take_while(|(expected, event)| rowid(event) == *expected)
+            .map(|(_, event)| RecordedEvent::clone(event))
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<RecordedEvent>>> {
+        // The deque is never left half-updated by a panic (push_back and drain are atomic
+        // for our purposes), so a poisoned lock still guards valid data.
+        self.events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn rowid(event: &RecordedEvent) -> i64 {
+    i64::try_from(event.position.high).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use cqrs_es::persist::SerializedEvent;
+    use serde_json::json;
+
+    use super::*;
+    use crate::Position;
+
+    fn event(rowid: u64) -> RecordedEvent {
+        RecordedEvent {
+            position: Position::new(rowid, 0),
+            recorded_at: chrono::Utc::now(),
+            stored_version: "1.0".to_string(),
+            event: SerializedEvent::new(
+                "a".to_string(),
+                rowid as usize,
+                "T".to_string(),
+                "E".to_string(),
+                "1.0".to_string(),
+                json!({}),
+                json!({}),
+            ),
+        }
+    }
+
+    fn positions(events: &[RecordedEvent]) -> Vec<u64> {
+        events.iter().map(|event| event.position.high).collect()
+    }
+
+    #[test]
+    fn serves_the_contiguous_run_after_a_position() {
+        let cache = TailCache::default();
+        cache.push((1..=5).map(event).collect());
+        assert_eq!(positions(&cache.read_after(2, 10)), [3, 4, 5]);
+        assert_eq!(positions(&cache.read_after(0, 2)), [1, 2]);
+        assert!(cache.read_after(5, 10).is_empty());
+    }
+
+    #[test]
+    fn stops_at_a_gap_left_by_another_writer() {
+        let cache = TailCache::default();
+        cache.push([1, 2, 4, 5].into_iter().map(event).collect());
+        assert_eq!(positions(&cache.read_after(0, 10)), [1, 2]);
+        assert!(
+            cache.read_after(2, 10).is_empty(),
+            "position 3 is not ours: read it from the table"
+        );
+        assert_eq!(positions(&cache.read_after(3, 10)), [4, 5]);
+    }
+
+    #[test]
+    fn serves_nothing_older_than_what_it_keeps() {
+        let cache = TailCache::default();
+        cache.push((1..=(CAPACITY as u64 + 10)).map(event).collect());
+        assert!(cache.read_after(5, 10).is_empty());
+        assert_eq!(positions(&cache.read_after(10, 1)), [11]);
+    }
+}
