@@ -293,7 +293,7 @@ fn upsert<R: ViewRow>(dialect: Dialect, table: &str, rows: &[&R]) -> Vec<Sql> {
     }
 }
 
-/// `($1, $2, …)`.
+/// `(v1, v2, …)`: one placeholder per value.
 fn push_tuple(sql: &mut Sql, values: Vec<Value>) {
     sql.push("(");
     for (index, value) in values.into_iter().enumerate() {
