@@ -158,6 +158,15 @@ impl EventStoreBackend {
         )
     }
 
+    /// The store of aggregate `A` without snapshots: for aggregates that only ever hold a
+    /// handful of events, where looking for a snapshot costs a read on every load and
+    /// saves none.
+    pub fn aggregate_store_without_snapshots<A: Aggregate>(
+        &self,
+    ) -> AggregateStore<A, EventRepository> {
+        AggregateStore::new(self.repository(), self.options.upcasters.clone(), None)
+    }
+
     /// The global log, in commit order.
     pub fn log(&self) -> Arc<dyn EventLog> {
         match &self.store {

@@ -36,6 +36,21 @@ pub trait Consumer: Send + Sync {
     /// crash can never separate the two (projectors), or right after them (reactors, whose
     /// commands are idempotent).
     async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ConsumerError>;
+
+    /// Whether it handles events of this aggregate and event type at all. The runner hands
+    /// it only those, and moves its checkpoint past the others with
+    /// [`Consumer::skip_to`]. Default: every event.
+    fn wants(&self, _aggregate_type: &str, _event_type: &str) -> bool {
+        true
+    }
+
+    /// Records `position` as its checkpoint: every event up to it is handled or unwanted.
+    /// The runner calls it now and then, so a consumer that wants few events still shows
+    /// how far it is. Default: nothing (it would read the unwanted events again after a
+    /// restart, and skip them again).
+    async fn skip_to(&self, _position: Position) -> Result<(), ConsumerError> {
+        Ok(())
+    }
 }
 
 /// Where consumers without a transaction of their own keep their checkpoints.

@@ -27,7 +27,7 @@ pub use aggregate_store::{AggregateStore, CommandOutcome, PositionedRepository};
 pub use backend::{EventRepository, EventStoreBackend};
 pub use consumer::{CheckpointStore, Consumer, ConsumerError, Lease, LeaseProvider};
 pub use error::StoreError;
-pub use log::{EventLog, Position, RecordedEvent};
+pub use log::{EventFilter, EventLog, Position, RecordedEvent, WantedEvents};
 pub use options::StoreOptions;
 pub use runner::{AtLeastOnceConsumer, ConsumerRunner, EventHandler, RunnerOptions, RunnerStats};
 pub use upcasting::{upcast, Upcasters};

@@ -113,6 +113,19 @@ impl RecordedEvent {
     }
 }
 
+/// Which events a reader wants, by aggregate type and event type.
+pub type EventFilter<'a> = dyn Fn(&str, &str) -> bool + Send + Sync + 'a;
+
+/// The events a reader wants among the next ones of the log.
+#[derive(Debug, Default)]
+pub struct WantedEvents {
+    /// The wanted events, in commit order.
+    pub events: Vec<RecordedEvent>,
+    /// The position of the last event looked at, wanted or not; `None` when there was
+    /// nothing after the position asked for.
+    pub scanned_to: Option<Position>,
+}
+
 /// The ordered, gap-free log of all events, implemented by every backend.
 #[async_trait::async_trait]
 pub trait EventLog: Send + Sync {
@@ -124,6 +137,26 @@ pub trait EventLog: Send + Sync {
         after: Position,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Like [`EventLog::read_after`], but hands out only the events `wanted` keeps among
+    /// the next `limit`, and tells how far it looked. A backend that can, skips the others
+    /// without building them.
+    async fn read_wanted_after(
+        &self,
+        after: Position,
+        limit: usize,
+        wanted: &EventFilter<'_>,
+    ) -> Result<WantedEvents, StoreError> {
+        let events = self.read_after(after, limit).await?;
+        let scanned_to = events.last().map(|event| event.position);
+        Ok(WantedEvents {
+            events: events
+                .into_iter()
+                .filter(|event| wanted(&event.event.aggregate_type, &event.event.event_type))
+                .collect(),
+            scanned_to,
+        })
+    }
 
     /// Returns when events after `after` may be readable, or after `timeout` at the latest
     /// (the polling fallback). Spurious wake-ups are allowed.

@@ -182,8 +182,13 @@ impl ConsumerRunner {
         // `None`: ask the consumer (at the start and after a failure, since a failed batch
         // may have been partly handled by a consumer without transactions).
         let mut checkpoint: Option<Position> = None;
+        let mut skipped = Skipped::default();
+        let wanted = |aggregate_type: &str, event_type: &str| {
+            self.consumer.wants(aggregate_type, event_type)
+        };
         loop {
             if shutdown.is_cancelled() {
+                self.save_skipped(name, &mut skipped, true).await;
                 return Stop::Shutdown;
             }
             if !lease.is_held().await {
@@ -194,6 +199,7 @@ impl ConsumerRunner {
                 None => match self.consumer.checkpoint().await {
                     Ok(position) => {
                         self.stats.record_position(position);
+                        skipped = Skipped::default();
                         position
                     }
                     Err(error) => {
@@ -206,12 +212,12 @@ impl ConsumerRunner {
                 },
             };
             checkpoint = Some(after);
-            let batch = match self
+            let read = match self
                 .log
-                .read_after(after, self.options.batch_size.max(1))
+                .read_wanted_after(after, self.options.batch_size.max(1), &wanted)
                 .await
             {
-                Ok(batch) => batch,
+                Ok(read) => read,
                 Err(error) => {
                     self.store_failed(name, "reading the log", &error);
                     if !retry.wait(shutdown).await {
@@ -220,17 +226,31 @@ impl ConsumerRunner {
                     continue;
                 }
             };
-            let Some(last) = batch.last().map(|event| event.position) else {
-                if !self.wait_for_events(name, after, retry, shutdown).await {
+            let Some(scanned_to) = read.scanned_to else {
+                // Caught up: a good moment to record how far the unwanted events went.
+                self.save_skipped(name, &mut skipped, false).await;
+                if !self
+                    .wait_for_events(name, after, skipped.wait_at_most(), retry, shutdown)
+                    .await
+                {
+                    self.save_skipped(name, &mut skipped, true).await;
                     return Stop::Shutdown;
                 }
+                continue;
+            };
+            let batch = read.events;
+            let Some(last) = batch.last().map(|event| event.position) else {
+                checkpoint = Some(scanned_to);
+                self.stats.record_position(scanned_to);
+                skipped.to(scanned_to);
                 continue;
             };
             // Not raced against shutdown: the batch is finished, then the loop stops.
             match self.handle_batch(name, &batch).await {
                 Ok(()) => {
-                    checkpoint = Some(last);
-                    self.batch_handled(&batch, last);
+                    checkpoint = Some(scanned_to);
+                    self.batch_handled(&batch, scanned_to);
+                    skipped.handled(last, scanned_to);
                     retry.reset();
                 }
                 Err(error) => {
@@ -241,6 +261,18 @@ impl ConsumerRunner {
                     }
                 }
             }
+        }
+    }
+
+    /// Records the position past the unwanted events, when there is one to record and the
+    /// last time is long enough ago (or `now`).
+    async fn save_skipped(&self, name: &str, skipped: &mut Skipped, now: bool) {
+        let Some(position) = skipped.due(now) else {
+            return;
+        };
+        match self.consumer.skip_to(position).await {
+            Ok(()) => skipped.saved(position),
+            Err(error) => self.store_failed(name, "saving its checkpoint", &*error.0),
         }
     }
 
@@ -273,18 +305,22 @@ impl ConsumerRunner {
         handled
     }
 
-    /// False when shutdown came while waiting.
+    /// False when shutdown came while waiting (`at_most` shortens the idle wait).
     async fn wait_for_events(
         &self,
         name: &str,
         after: Position,
+        at_most: Option<Duration>,
         retry: &mut Backoff,
         shutdown: &CancellationToken,
     ) -> bool {
+        let timeout = at_most.map_or(self.options.idle_wait, |at_most| {
+            at_most.min(self.options.idle_wait)
+        });
         let waited = tokio::select! {
             biased;
             () = shutdown.cancelled() => return false,
-            waited = self.log.wait_for_events(after, self.options.idle_wait) => waited,
+            waited = self.log.wait_for_events(after, timeout) => waited,
         };
         match waited {
             Ok(()) => true,
@@ -325,6 +361,55 @@ impl ConsumerRunner {
     fn store_failed(&self, name: &str, doing: &str, error: &dyn std::error::Error) {
         let failures = self.stats.store_failures.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::warn!(consumer = %name, %error, failures, "failed {doing}; retrying");
+    }
+}
+
+/// How often, at most, a consumer's checkpoint is moved past unwanted events alone.
+const SKIP_SAVE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Where a consumer's checkpoint could be moved past events it does not want, and when it
+/// last was.
+#[derive(Default)]
+struct Skipped {
+    /// Past the saved checkpoint, up to here, every event is handled or unwanted.
+    unsaved: Option<Position>,
+    last_saved: Option<Instant>,
+}
+
+impl Skipped {
+    /// Events up to `position` were unwanted.
+    fn to(&mut self, position: Position) {
+        self.unsaved = Some(position);
+    }
+
+    /// A batch ending at `last` was handled (which saved `last`), after looking up to
+    /// `scanned_to`.
+    fn handled(&mut self, last: Position, scanned_to: Position) {
+        self.unsaved = (scanned_to > last).then_some(scanned_to);
+    }
+
+    /// The position to save now, if any.
+    fn due(&self, now: bool) -> Option<Position> {
+        let waited_enough = self
+            .last_saved
+            .is_none_or(|saved| saved.elapsed() >= SKIP_SAVE_INTERVAL);
+        self.unsaved.filter(|_| now || waited_enough)
+    }
+
+    fn saved(&mut self, position: Position) {
+        if self.unsaved == Some(position) {
+            self.unsaved = None;
+        }
+        self.last_saved = Some(Instant::now());
+    }
+
+    /// How long an idle wait may last before the unsaved position is due.
+    fn wait_at_most(&self) -> Option<Duration> {
+        self.unsaved?;
+        let since = self
+            .last_saved
+            .map_or(SKIP_SAVE_INTERVAL, |saved| saved.elapsed());
+        Some(SKIP_SAVE_INTERVAL.saturating_sub(since))
     }
 }
 
@@ -407,6 +492,10 @@ impl<H: EventHandler> Consumer for AtLeastOnceConsumer<H> {
 
     async fn checkpoint(&self) -> Result<Position, ConsumerError> {
         Ok(self.checkpoints.load(self.handler.name()).await?)
+    }
+
+    async fn skip_to(&self, position: Position) -> Result<(), ConsumerError> {
+        Ok(self.checkpoints.save(self.handler.name(), position).await?)
     }
 
     async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ConsumerError> {

@@ -101,12 +101,15 @@ pub struct CommandServices {
 
 impl CommandServices {
     /// Command services over `backend`, with the fraud rules' thresholds from configuration.
+    /// Only campaigns are snapshotted: every reservation of a campaign's conversions goes
+    /// through it, while an interaction, an attribution or a commission holds a few events
+    /// all its life.
     pub fn new(backend: &EventStoreBackend, fraude: ConfiguracionFraude) -> Self {
         CommandServices {
             campanas: backend.aggregate_store(),
-            interacciones: backend.aggregate_store(),
-            atribuciones: backend.aggregate_store(),
-            comisiones: backend.aggregate_store(),
+            interacciones: backend.aggregate_store_without_snapshots(),
+            atribuciones: backend.aggregate_store_without_snapshots(),
+            comisiones: backend.aggregate_store_without_snapshots(),
             fraude,
         }
     }

@@ -11,7 +11,9 @@ use tokio::sync::watch;
 use super::readers::Readers;
 use super::rows::{database_failure, parse_recorded_at, stored_event, StoredEvent, EVENT_COLUMNS};
 use super::tail::TailCache;
-use crate::{upcast, EventLog, Position, RecordedEvent, StoreError, Upcasters};
+use crate::{
+    upcast, EventFilter, EventLog, Position, RecordedEvent, StoreError, Upcasters, WantedEvents,
+};
 
 /// How stale the knowledge of the file's last row may be before a reader at the head of
 /// this process's writes looks for rows of other processes again. Those come with no
@@ -150,6 +152,34 @@ impl EventLog for SqliteEventLog {
             return Ok(cached);
         }
         self.read_table(after, limit).await
+    }
+
+    async fn read_wanted_after(
+        &self,
+        after: Position,
+        limit: usize,
+        wanted: &EventFilter<'_>,
+    ) -> Result<WantedEvents, StoreError> {
+        let rowid = rowid_after(after);
+        let (events, scanned_to) = self.tail.read_wanted_after(rowid, limit, wanted);
+        if let Some(scanned_to) = scanned_to {
+            return Ok(WantedEvents {
+                events,
+                scanned_to: Some(Position::new(scanned_to as u64, 0)),
+            });
+        }
+        if limit == 0 || self.nothing_after(rowid)? {
+            return Ok(WantedEvents::default());
+        }
+        let events = self.read_table(rowid, limit).await?;
+        let scanned_to = events.last().map(|event| event.position);
+        Ok(WantedEvents {
+            events: events
+                .into_iter()
+                .filter(|event| wanted(&event.event.aggregate_type, &event.event.event_type))
+                .collect(),
+            scanned_to,
+        })
     }
 
     async fn wait_for_events(&self, after: Position, timeout: Duration) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use crate::RecordedEvent;
+use crate::{EventFilter, RecordedEvent};
 
 /// Events kept: enough for every consumer that keeps up to read from memory, a bounded
 /// amount of it (a few KiB an event).
@@ -52,6 +52,34 @@ impl TailCache {
             .take_while(|(expected, event)| rowid(event) == *expected)
             .map(|(_, event)| RecordedEvent::clone(event))
             .collect()
+    }
+
+    /// Like [`TailCache::read_after`], but clones only the events `wanted` keeps; also
+    /// answers the rowid of the last event looked at (`None`: the cache does not hold
+    /// `after + 1`).
+    pub(crate) fn read_wanted_after(
+        &self,
+        after: i64,
+        limit: usize,
+        wanted: &EventFilter<'_>,
+    ) -> (Vec<RecordedEvent>, Option<i64>) {
+        let events = self.lock();
+        let start = events.partition_point(|event| rowid(event) <= after);
+        let mut scanned_to = None;
+        let mut kept = Vec::new();
+        for (expected, event) in (after.saturating_add(1)..)
+            .zip(events.range(start..))
+            .take(limit)
+        {
+            if rowid(event) != expected {
+                break;
+            }
+            scanned_to = Some(expected);
+            if wanted(&event.event.aggregate_type, &event.event.event_type) {
+                kept.push(RecordedEvent::clone(event));
+            }
+        }
+        (kept, scanned_to)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<RecordedEvent>>> {
@@ -115,6 +143,23 @@ mod tests {
             "position 3 is not ours: read it from the table"
         );
         assert_eq!(positions(&cache.read_after(3, 10)), [4, 5]);
+    }
+
+    #[test]
+    fn a_filtered_read_keeps_the_wanted_events_and_tells_how_far_it_looked() {
+        let cache = TailCache::default();
+        let mut events: Vec<RecordedEvent> = (1..=6).map(event).collect();
+        events[1].event.event_type = "Wanted".to_string();
+        events[4].event.event_type = "Wanted".to_string();
+        cache.push(events);
+        let wanted = |_: &str, event_type: &str| event_type == "Wanted";
+        let (kept, scanned_to) = cache.read_wanted_after(0, 4, &wanted);
+        assert_eq!(positions(&kept), [2]);
+        assert_eq!(scanned_to, Some(4));
+        let (kept, scanned_to) = cache.read_wanted_after(4, 10, &wanted);
+        assert_eq!(positions(&kept), [5]);
+        assert_eq!(scanned_to, Some(6));
+        assert_eq!(cache.read_wanted_after(6, 10, &wanted).1, None);
     }
 
     #[test]

@@ -217,7 +217,7 @@ fn write_batch(
     batch: &[Job],
     recorded_at: &str,
 ) -> Result<Vec<Outcome>, rusqlite::Error> {
-    connection.execute_batch("BEGIN IMMEDIATE")?;
+    run_control(connection, "BEGIN IMMEDIATE")?;
     let outcomes = batch
         .iter()
         .map(|job| run_job(connection, job, recorded_at))
@@ -229,7 +229,7 @@ fn write_batch(
             return Err(error);
         }
     };
-    if let Err(error) = connection.execute_batch("COMMIT") {
+    if let Err(error) = run_control(connection, "COMMIT") {
         rollback(connection);
         return Err(error);
     }
@@ -255,6 +255,12 @@ fn run_job(
             save_snapshot(connection, append)?;
             Ok(Outcome::Appended(positions))
         }),
+        Job::Statements { statements, .. } if statements.len() == 1 => {
+            Ok(match statements[0].run(connection) {
+                Ok(_) => Outcome::Written,
+                Err(error) => Outcome::Failed(error),
+            })
+        }
         Job::Statements { statements, .. } => in_savepoint(connection, || {
             for statement in statements {
                 statement.run(connection)?;
@@ -269,17 +275,24 @@ fn in_savepoint(
     connection: &Connection,
     work: impl FnOnce() -> Result<Outcome, rusqlite::Error>,
 ) -> Result<Outcome, rusqlite::Error> {
-    connection.execute_batch("SAVEPOINT job")?;
+    run_control(connection, "SAVEPOINT job")?;
     match work() {
         Ok(outcome) => {
-            connection.execute_batch("RELEASE job")?;
+            run_control(connection, "RELEASE job")?;
             Ok(outcome)
         }
         Err(error) => {
-            connection.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            run_control(connection, "ROLLBACK TO job")?;
+            run_control(connection, "RELEASE job")?;
             Ok(Outcome::Failed(error))
         }
     }
+}
+
+/// A transaction control statement, prepared once (`execute_batch` would parse it again on
+/// every batch).
+fn run_control(connection: &Connection, sql: &str) -> Result<(), rusqlite::Error> {
+    connection.prepare_cached(sql)?.raw_execute().map(drop)
 }
 
 fn insert_events(
@@ -322,7 +335,7 @@ fn save_snapshot(connection: &Connection, append: &Append) -> Result<(), rusqlit
 }
 
 fn rollback(connection: &Connection) {
-    if let Err(error) = connection.execute_batch("ROLLBACK") {
+    if let Err(error) = run_control(connection, "ROLLBACK") {
         tracing::warn!(%error, "rolling back an SQLite batch failed");
     }
 }

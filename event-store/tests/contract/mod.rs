@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use alpes_event_store::runner::EventHandler;
 use alpes_event_store::{
-    AggregateStore, AtLeastOnceConsumer, ConsumerError, ConsumerRunner, EventLog, EventRepository,
-    EventStoreBackend, Position, RecordedEvent, RunnerOptions, StoreOptions,
+    AggregateStore, AtLeastOnceConsumer, CheckpointStore, Consumer, ConsumerError, ConsumerRunner,
+    EventLog, EventRepository, EventStoreBackend, Position, RecordedEvent, RunnerOptions,
+    StoreOptions,
 };
 use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
@@ -67,6 +68,7 @@ macro_rules! contract_suite {
             consumer_killed_between_write_and_checkpoint_resumes_without_loss,
             runner_retries_a_failing_batch_with_backoff,
             runner_finishes_the_current_batch_and_stops_on_shutdown,
+            a_consumer_is_handed_only_what_it_wants_and_still_reaches_the_head,
             checkpoints_round_trip,
             lease_is_held_by_one_runner_at_a_time,
         );
@@ -982,6 +984,76 @@ pub async fn runner_finishes_the_current_batch_and_stops_on_shutdown(fresh: Fres
         checkpoints.load(&name).await.unwrap(),
         appended.last().unwrap().position
     );
+}
+
+/// Wants no event at all: its checkpoint must still follow the log.
+struct Uninterested {
+    name: String,
+    checkpoints: Arc<dyn CheckpointStore>,
+    handed: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Consumer for Uninterested {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn checkpoint(&self) -> Result<Position, ConsumerError> {
+        Ok(self.checkpoints.load(&self.name).await?)
+    }
+
+    fn wants(&self, _aggregate_type: &str, _event_type: &str) -> bool {
+        false
+    }
+
+    async fn skip_to(&self, position: Position) -> Result<(), ConsumerError> {
+        Ok(self.checkpoints.save(&self.name, position).await?)
+    }
+
+    async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ConsumerError> {
+        self.handed.fetch_add(batch.len(), Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A consumer that wants none of the events is never handed one, and its saved checkpoint
+/// still reaches the head of the log soon after it catches up.
+pub async fn a_consumer_is_handed_only_what_it_wants_and_still_reaches_the_head(fresh: Fresh) {
+    let Some(store) = open(fresh, StoreOptions::default()).await else {
+        return;
+    };
+    let prefix = test_id("unwanted");
+    let name = format!("uninterested-{prefix}");
+    let start = head(store.backend.log().as_ref()).await;
+    let appended = append_events(&store, &prefix, 30).await;
+    let checkpoints = store.backend.checkpoints();
+    checkpoints.save(&name, start).await.unwrap();
+    let consumer = Arc::new(Uninterested {
+        name: name.clone(),
+        checkpoints: checkpoints.clone(),
+        handed: AtomicUsize::new(0),
+    });
+    let runner = ConsumerRunner::new(
+        consumer.clone(),
+        store.backend.log(),
+        store.backend.leases(),
+    )
+    .with_options(quick_runner_options(7));
+    let shutdown = CancellationToken::new();
+    let task = runner.spawn(shutdown.clone());
+    let last = appended.last().unwrap().position;
+    let started = Instant::now();
+    while checkpoints.load(&name).await.unwrap() < last {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the checkpoint did not follow the log"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+    assert_eq!(consumer.handed.load(Ordering::SeqCst), 0);
 }
 
 pub async fn checkpoints_round_trip(fresh: Fresh) {

@@ -500,6 +500,14 @@ impl Consumer for KnownCommissions {
         }
     }
 
+    fn wants(&self, aggregate_type: &str, _event_type: &str) -> bool {
+        aggregate_type == Comision::TYPE
+    }
+
+    async fn skip_to(&self, position: Position) -> Result<(), ConsumerError> {
+        self.apply(&[], position).await
+    }
+
     async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ConsumerError> {
         let Some(last) = batch.last().map(|event| event.position) else {
             return Ok(());
@@ -509,11 +517,18 @@ impl Consumer for KnownCommissions {
             .filter(|event| event.event.aggregate_type == Comision::TYPE)
             .map(change_of)
             .collect::<Result<Vec<_>, _>>()?;
+        self.apply(&changes, last).await
+    }
+}
+
+impl KnownCommissions {
+    /// Applies `changes` and saves the checkpoint `last`, together.
+    async fn apply(&self, changes: &[Change], last: Position) -> Result<(), ConsumerError> {
         match &self.database {
             SqlDatabase::Sqlite(SqliteTables { store, .. }) => {
-                Self::apply_sqlite(store, &changes, last).await
+                Self::apply_sqlite(store, changes, last).await
             }
-            SqlDatabase::Postgres(pool) => Self::apply_postgres(pool, &changes, last).await,
+            SqlDatabase::Postgres(pool) => Self::apply_postgres(pool, changes, last).await,
         }
     }
 }

@@ -130,6 +130,17 @@ impl<R: Reactor> Consumer for SagaConsumer<R> {
         Ok(self.database.checkpoint(self.reactor.name()).await?)
     }
 
+    fn wants(&self, aggregate_type: &str, event_type: &str) -> bool {
+        self.reactor.interested(aggregate_type, event_type)
+    }
+
+    async fn skip_to(&self, position: Position) -> Result<(), ConsumerError> {
+        Ok(self
+            .database
+            .commit(self.reactor.name(), &[], Some(position))
+            .await?)
+    }
+
     async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ConsumerError> {
         let name = self.reactor.name();
         let mut learned: Vec<Write> = Vec::new();
