@@ -2,17 +2,20 @@
 //! (a fresh database; skipped loudly, or failing under ALPES_REQUIRE_POSTGRES=1).
 //!
 //! The store holds events written by today's code and raw rows of old schema versions
-//! (the upcasters' fixtures, inserted with SQL as the first services stored them).
+//! (the upcasters' fixtures, inserted with SQL as the first services stored them; on
+//! EventStoreDB, when `EVENTSTORE_URL` is set, appended as raw JSON of their old version).
 
 use std::collections::HashMap;
 
 use alpes_audit::{export, verify, Bound, ExportFilter, ExportOptions, Format};
 use alpes_domain::campana::{Campana, CampanaCommand, EstadoCampana};
+use alpes_domain::comision::Comision;
 use alpes_domain::interaccion::{DatosInteraccion, Interaccion, InteraccionCommand};
 use alpes_domain::{Money, TipoInteraccion};
 use alpes_event_store::{EventStoreBackend, Position, StoreOptions};
 use alpes_test_support::legacy::insert_fixture;
 use alpes_test_support::{PostgresTestDb, SqliteTestDb};
+use cqrs_es::persist::SerializedEvent;
 use cqrs_es::EventStore;
 use serde_json::Value;
 use uuid::Uuid;
@@ -354,4 +357,113 @@ async fn postgres_filters_select_what_they_name() {
     if let Some(seeded) = postgres().await {
         filters_select_what_they_name(seeded).await;
     }
+}
+
+/// The fixtures of `upcasters/fixtures/` as old services appended them to EventStoreDB:
+/// raw JSON of their old version. Every id of the fixtures is replaced by a fresh one, as
+/// the server outlives test runs.
+fn raw_fixtures_with_fresh_ids() -> (Vec<SerializedEvent>, HashMap<String, String>) {
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../upcasters/fixtures");
+    let texts: Vec<String> = FIXTURES
+        .iter()
+        .map(|name| std::fs::read_to_string(directory.join(name)).unwrap())
+        .collect();
+    let mut fresh = HashMap::new();
+    for text in &texts {
+        let row: Value = serde_json::from_str(text).unwrap();
+        let id = row["aggregate_id"].as_str().unwrap().to_string();
+        fresh.entry(id).or_insert_with(|| Uuid::new_v4().to_string());
+    }
+    let events = texts
+        .iter()
+        .map(|text| {
+            let renamed = fresh
+                .iter()
+                .fold(text.clone(), |text, (old, new)| text.replace(old, new));
+            let row: Value = serde_json::from_str(&renamed).unwrap();
+            SerializedEvent {
+                aggregate_id: row["aggregate_id"].as_str().unwrap().to_string(),
+                sequence: row["sequence"].as_u64().unwrap() as usize,
+                aggregate_type: row["aggregate_type"].as_str().unwrap().to_string(),
+                event_type: row["event_type"].as_str().unwrap().to_string(),
+                event_version: row["event_version"].as_str().unwrap().to_string(),
+                payload: row["payload"].clone(),
+                metadata: row["metadata"].clone(),
+            }
+        })
+        .collect();
+    (events, fresh)
+}
+
+/// Appends one raw event to its aggregate's stream, as stored, and answers its position.
+async fn append_raw(backend: &EventStoreBackend, event: SerializedEvent) -> Position {
+    let repository = backend.repository();
+    let events = [event];
+    let written = match events[0].aggregate_type.as_str() {
+        "Campana" => repository.append::<Campana>(&events, None).await,
+        "Interaccion" => repository.append::<Interaccion>(&events, None).await,
+        "Comision" => repository.append::<Comision>(&events, None).await,
+        other => panic!("no fixture aggregate {other}"),
+    };
+    written.unwrap().expect("EventStoreDB tells the position of an append")
+}
+
+#[tokio::test]
+async fn eventstoredb_old_events_appended_raw_load_and_export_upcast() {
+    let Ok(url) = std::env::var("EVENTSTORE_URL") else {
+        let line = "\n*** SKIP eventstoredb_old_events_appended_raw_load_and_export_upcast: \
+                    EVENTSTORE_URL is not set (docker compose up eventstore; \
+                    EVENTSTORE_URL=esdb://localhost:2113?tls=false) ***\n";
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+        return;
+    };
+    let consumers = SqliteTestDb::create().unwrap();
+    let options = StoreOptions {
+        consumer_database: Some(consumers.url().to_string()),
+        ..StoreOptions::default()
+    };
+    let backend = EventStoreBackend::open(&url, options).await.unwrap();
+    let (events, fresh) = raw_fixtures_with_fresh_ids();
+    let mut first = None;
+    for event in events {
+        let position = append_raw(&backend, event).await;
+        first.get_or_insert(position);
+    }
+
+    // The old CampanaCreada 1.0 loads as today's campaign and takes today's commands.
+    let campana_id = &fresh["0b7e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"];
+    let campanas = backend.aggregate_store::<Campana>();
+    let context = campanas.load_aggregate(campana_id).await.unwrap();
+    assert_eq!(
+        context.aggregate.presupuesto(),
+        Some(Money::new(1_250_075, "EUR".parse().unwrap()))
+    );
+    let activated = campanas
+        .execute(campana_id, CampanaCommand::ActivarCampana, &(), HashMap::new())
+        .await
+        .unwrap();
+    assert_eq!(activated.version, 2);
+
+    // Ours only: other writers may share the server.
+    let filter = ExportFilter {
+        from: Some(Bound::Position(first.unwrap())),
+        ..Default::default()
+    };
+    let bytes = export_to_bytes(&backend, &filter, Format::Jsonl).await;
+    let ours: Vec<Value> = records(&bytes)
+        .into_iter()
+        .filter(|record| fresh.values().any(|id| record["aggregate_id"] == id.as_str()))
+        .collect();
+    assert_eq!(ours.len(), FIXTURES.len() + 1);
+    let upcast = ours
+        .iter()
+        .filter(|record| record["stored_version"] != record["version"])
+        .inspect(|record| assert_eq!(record["version"], "2.0"))
+        .count();
+    assert_eq!(upcast, FIXTURES.len(), "every raw event is upcast in the export");
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains("203.0.113.7"),
+        "a raw IP was exported"
+    );
+    verify(bytes.as_slice()).unwrap();
 }
