@@ -97,9 +97,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ALPES_EVENTS", default_value = DEFAULT_EVENTS_URL)]
     pub events: String,
 
-    /// The SQL database of views, checkpoints and the write side's own tables (sqlite://…
-    /// or postgres://…). Defaults to the event store when that is SQL; required with
-    /// EventStoreDB.
+    /// The SQL database of the views and their checkpoints (sqlite://… or postgres://…);
+    /// with EventStoreDB also of the write side's own tables, and then required. Defaults
+    /// to a file beside a SQLite event store (data/alpes.db: data/alpes-views.db), or to
+    /// the PostgreSQL event store's database.
     #[arg(long, env = "ALPES_VIEWS")]
     pub views: Option<String>,
 

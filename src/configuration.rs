@@ -72,7 +72,8 @@ impl Settings {
                  consumers keep their checkpoints and views in an SQL database \
                  (sqlite://PATH or postgres://…)"
             ),
-            None => arguments.events.clone(),
+            None => alpes_read::default_views_url(&arguments.events)
+                .context("--events (ALPES_EVENTS)")?,
         };
         Ok(Settings {
             events: arguments.events,

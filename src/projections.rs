@@ -35,7 +35,7 @@ pub struct Databases {
     #[arg(long, env = "ALPES_EVENTS", default_value = DEFAULT_EVENTS_URL)]
     pub events: String,
 
-    /// The views database (sqlite://PATH or postgres://…); by default the events' own.
+    /// The views database (sqlite://PATH or postgres://…); by default as `alpes serve`'s.
     #[arg(long, env = "ALPES_VIEWS")]
     pub views: Option<String>,
 }

@@ -372,7 +372,9 @@ fn raw_fixtures_with_fresh_ids() -> (Vec<SerializedEvent>, HashMap<String, Strin
     for text in &texts {
         let row: Value = serde_json::from_str(text).unwrap();
         let id = row["aggregate_id"].as_str().unwrap().to_string();
-        fresh.entry(id).or_insert_with(|| Uuid::new_v4().to_string());
+        fresh
+            .entry(id)
+            .or_insert_with(|| Uuid::new_v4().to_string());
     }
     let events = texts
         .iter()
@@ -405,7 +407,9 @@ async fn append_raw(backend: &EventStoreBackend, event: SerializedEvent) -> Posi
         "Comision" => repository.append::<Comision>(&events, None).await,
         other => panic!("no fixture aggregate {other}"),
     };
-    written.unwrap().expect("EventStoreDB tells the position of an append")
+    written
+        .unwrap()
+        .expect("EventStoreDB tells the position of an append")
 }
 
 #[tokio::test]
@@ -439,7 +443,12 @@ async fn eventstoredb_old_events_appended_raw_load_and_export_upcast() {
         Some(Money::new(1_250_075, "EUR".parse().unwrap()))
     );
     let activated = campanas
-        .execute(campana_id, CampanaCommand::ActivarCampana, &(), HashMap::new())
+        .execute(
+            campana_id,
+            CampanaCommand::ActivarCampana,
+            &(),
+            HashMap::new(),
+        )
         .await
         .unwrap();
     assert_eq!(activated.version, 2);
@@ -452,7 +461,11 @@ async fn eventstoredb_old_events_appended_raw_load_and_export_upcast() {
     let bytes = export_to_bytes(&backend, &filter, Format::Jsonl).await;
     let ours: Vec<Value> = records(&bytes)
         .into_iter()
-        .filter(|record| fresh.values().any(|id| record["aggregate_id"] == id.as_str()))
+        .filter(|record| {
+            fresh
+                .values()
+                .any(|id| record["aggregate_id"] == id.as_str())
+        })
         .collect();
     assert_eq!(ours.len(), FIXTURES.len() + 1);
     let upcast = ours
@@ -460,7 +473,11 @@ async fn eventstoredb_old_events_appended_raw_load_and_export_upcast() {
         .filter(|record| record["stored_version"] != record["version"])
         .inspect(|record| assert_eq!(record["version"], "2.0"))
         .count();
-    assert_eq!(upcast, FIXTURES.len(), "every raw event is upcast in the export");
+    assert_eq!(
+        upcast,
+        FIXTURES.len(),
+        "every raw event is upcast in the export"
+    );
     assert!(
         !String::from_utf8_lossy(&bytes).contains("203.0.113.7"),
         "a raw IP was exported"

@@ -7,6 +7,7 @@
 //! times, each event's effect lands once: every batch commits with the projector's
 //! checkpoint and skips what the checkpoint already covers.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use alpes_event_store::{ConsumerRunner, EventStoreBackend, EventStoreUrl, Lease, RunnerOptions};
@@ -24,23 +25,37 @@ pub const DEFAULT_BATCH_SIZE: usize = 1_000;
 /// Failures in a row after which a projector leaves the set for a runner of its own.
 const DETACH_AFTER: u32 = 3;
 
-/// The views URL used when none is given: the events' own database (SQLite file or
-/// PostgreSQL database). EventStoreDB keeps no views: an SQL URL must be given.
+/// The views URL used when none is given: for a SQLite event store, a file beside it
+/// (`data/alpes.db` → `data/alpes-views.db`), so the projectors' commits never take the
+/// event writer's lock nor empty its page cache; for PostgreSQL, the events' own database.
+/// EventStoreDB keeps no views: an SQL URL must be given.
 pub fn default_views_url(events_url: &str) -> Result<String, ReadError> {
     let parsed = EventStoreUrl::parse(events_url).map_err(|error| ReadError::InvalidUrl {
         url: alpes_event_store::url::mask_password(events_url),
         reason: error.to_string(),
     })?;
     match parsed {
-        EventStoreUrl::Sqlite { .. } | EventStoreUrl::Postgres { .. } => {
-            Ok(events_url.trim().to_string())
-        }
+        EventStoreUrl::Sqlite { path } => Ok(format!("sqlite://{}", views_file(&path).display())),
+        EventStoreUrl::Postgres { .. } => Ok(events_url.trim().to_string()),
         EventStoreUrl::EventStoreDb { .. } => Err(ReadError::InvalidUrl {
             url: parsed.masked(),
             reason: "EventStoreDB holds no views: give --views postgres://… or sqlite://PATH"
                 .to_string(),
         }),
     }
+}
+
+/// `alpes.db` → `alpes-views.db`, in the same folder.
+fn views_file(events: &Path) -> PathBuf {
+    let stem = events
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match events.extension() {
+        Some(extension) => format!("{stem}-views.{}", extension.to_string_lossy()),
+        None => format!("{stem}-views"),
+    };
+    events.with_file_name(name)
 }
 
 /// The projectors, running until the shutdown token is cancelled.
@@ -302,5 +317,30 @@ impl ProjectionSet {
         )
         .with_options(self.options.clone());
         self.detached.push(runner.spawn(self.shutdown.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_views_default_to_a_file_beside_the_events() {
+        assert_eq!(
+            default_views_url("sqlite://data/alpes.db").unwrap(),
+            "sqlite://data/alpes-views.db"
+        );
+        assert_eq!(
+            default_views_url("sqlite:///var/lib/alpes/events").unwrap(),
+            "sqlite:///var/lib/alpes/events-views"
+        );
+    }
+
+    #[test]
+    fn postgres_views_default_to_the_events_database_and_eventstoredb_has_none() {
+        let postgres = "postgres://postgres@127.0.0.1:5432/alpes";
+        assert_eq!(default_views_url(postgres).unwrap(), postgres);
+        let error = default_views_url("esdb://localhost:2113?tls=false").unwrap_err();
+        assert!(error.to_string().contains("--views"), "{error}");
     }
 }

@@ -170,12 +170,12 @@ pub(crate) fn spawn(
 
 fn run(connection: &Connection, mut queue: mpsc::Receiver<Job>, published: &Published) {
     while let Some(first) = queue.blocking_recv() {
-        let batch = gather(first, &mut queue);
+        let mut batch = gather(first, &mut queue);
         let recorded_at = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         tracing::trace!(jobs = batch.len(), "group commit");
         let outcomes = write_batch(connection, &batch, &recorded_at);
         if let Ok(outcomes) = &outcomes {
-            publish(&batch, outcomes, &recorded_at, published);
+            publish(&mut batch, outcomes, &recorded_at, published);
         }
         let outcomes = outcomes.map_err(|error| {
             tracing::error!(%error, jobs = batch.len(), "SQLite commit failed");
@@ -340,34 +340,37 @@ fn rollback(connection: &Connection) {
     }
 }
 
-/// Puts the committed events in the tail cache, then announces the new head.
-fn publish(batch: &[Job], outcomes: &[Outcome], recorded_at: &str, published: &Published) {
-    let appended = || {
-        batch
-            .iter()
-            .zip(outcomes)
-            .filter_map(|(job, outcome)| match (job, outcome) {
-                (Job::Append { append, .. }, Outcome::Appended(positions)) => {
-                    Some(append.events.iter().zip(positions))
-                }
-                _ => None,
-            })
-            .flatten()
-    };
-    let Some(last) = appended().map(|(_, position)| *position).max() else {
+/// Moves the committed events into the tail cache (the jobs keep only their replies),
+/// then announces the new head.
+fn publish(batch: &mut [Job], outcomes: &[Outcome], recorded_at: &str, published: &Published) {
+    let committed: Vec<(NewEvent, i64)> = batch
+        .iter_mut()
+        .zip(outcomes)
+        .filter_map(|(job, outcome)| match (job, outcome) {
+            (Job::Append { append, .. }, Outcome::Appended(positions)) => Some(
+                std::mem::take(&mut append.events)
+                    .into_iter()
+                    .zip(positions.iter().copied()),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let Some(last) = committed.iter().map(|(_, position)| *position).max() else {
         return;
     };
     // Without a readable time the events are not cached: readers find them in the table.
     if let Ok(recorded_at) = parse_recorded_at(recorded_at) {
-        let committed = appended()
+        let events = committed
+            .into_iter()
             .map(|(new, position)| RecordedEvent {
-                position: Position::new(*position as u64, 0),
+                position: Position::new(position as u64, 0),
                 recorded_at,
                 stored_version: new.event.event_version.clone(),
-                event: upcast(new.event.clone(), &published.upcasters),
+                event: upcast(new.event, &published.upcasters),
             })
             .collect();
-        published.tail.push(committed);
+        published.tail.push(events);
     }
     published.committed.send_if_modified(|head| {
         let advanced = last > *head;

@@ -278,6 +278,9 @@ async fn open_sqlite(path: &Path, masked: &str) -> Result<Db, ReadError> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
+        // Projectors upsert rows keyed by UUIDs, all over their indexes: a 64 MiB page
+        // cache (SQLite's default is 2 MiB) keeps them from reading pages back.
+        .pragma("cache_size", "-65536")
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
     let pool = SqlitePoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
