@@ -159,10 +159,10 @@ fn records(jsonl: &[u8]) -> Vec<Value> {
         .collect()
 }
 
-async fn old_rows_load_and_export_upcast(seeded: Seeded) {
-    // The old CampanaCreada 1.0 loads as today's campaign and takes today's commands.
-    let campanas = seeded.backend.aggregate_store::<Campana>();
-    let campana_id = "0b7e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
+/// The old CampanaCreada 1.0 loads as today's campaign (a draft, its float budget in minor
+/// units) and takes today's commands.
+async fn old_campaign_loads_and_takes_commands(backend: &EventStoreBackend, campana_id: &str) {
+    let campanas = backend.aggregate_store::<Campana>();
     let context = campanas.load_aggregate(campana_id).await.unwrap();
     assert_eq!(context.aggregate.estado(), Some(EstadoCampana::Borrador));
     assert_eq!(
@@ -179,6 +179,11 @@ async fn old_rows_load_and_export_upcast(seeded: Seeded) {
         .await
         .unwrap();
     assert_eq!(outcome.version, 2);
+}
+
+async fn old_rows_load_and_export_upcast(seeded: Seeded) {
+    old_campaign_loads_and_takes_commands(&seeded.backend, "0b7e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b")
+        .await;
 
     let bytes = export_to_bytes(&seeded.backend, &ExportFilter::default(), Format::Jsonl).await;
     let all = records(&bytes);
@@ -434,24 +439,8 @@ async fn eventstoredb_old_events_appended_raw_load_and_export_upcast() {
         first.get_or_insert(position);
     }
 
-    // The old CampanaCreada 1.0 loads as today's campaign and takes today's commands.
-    let campana_id = &fresh["0b7e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"];
-    let campanas = backend.aggregate_store::<Campana>();
-    let context = campanas.load_aggregate(campana_id).await.unwrap();
-    assert_eq!(
-        context.aggregate.presupuesto(),
-        Some(Money::new(1_250_075, "EUR".parse().unwrap()))
-    );
-    let activated = campanas
-        .execute(
-            campana_id,
-            CampanaCommand::ActivarCampana,
-            &(),
-            HashMap::new(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(activated.version, 2);
+    old_campaign_loads_and_takes_commands(&backend, &fresh["0b7e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"])
+        .await;
 
     // Ours only: other writers may share the server.
     let filter = ExportFilter {
