@@ -72,8 +72,8 @@ pub(crate) fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
-    // The writer is the file's only writer, so its page cache stays valid between commits:
-    // 64 MiB keeps the indexes that every append touches at random (aggregate ids are
+    // The writer makes nearly every write to the file (views live in their own file), so
+    // its page cache stays valid between commits: 64 MiB keeps the indexes that every append touches at random (aggregate ids are
     // UUIDs) in memory instead of reading them back.
     connection.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
     // Checkpoints every 16 MiB of WAL rather than 4: a page that many appends touched is
