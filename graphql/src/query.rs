@@ -160,7 +160,7 @@ impl QueryRoot {
 
     /// The commission `id`; null when the views do not have it.
     async fn comision(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Comision>> {
-        Ok(or_error(db(ctx)?.views().comision(id).await)?.map(Comision))
+        Ok(or_error(db(ctx)?.views().comision(id).await)?.map(Comision::from))
     }
 
     /// Commissions matching `filter`, newest first.
