@@ -13,12 +13,16 @@ use alpes_domain::comision::Comision;
 use alpes_domain::interaccion::{DatosInteraccion, Interaccion, InteraccionCommand};
 use alpes_domain::{Money, TipoInteraccion};
 use alpes_event_store::{EventStoreBackend, Position, StoreOptions};
-use alpes_test_support::legacy::insert_fixture;
+use alpes_test_support::eventstore::url_or_skip;
+use alpes_test_support::legacy::{fixture_text, insert_fixture, LegacyRow};
 use alpes_test_support::{PostgresTestDb, SqliteTestDb};
 use cqrs_es::persist::SerializedEvent;
 use cqrs_es::EventStore;
 use serde_json::Value;
 use uuid::Uuid;
+
+/// The campaign of the `CampanaCreada` 1.0 fixture.
+const FIXTURE_CAMPANA: &str = "0b7e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
 
 const FIXTURES: [&str; 4] = [
     "campana_creada_1_0.json",
@@ -105,7 +109,7 @@ async fn seed(url: String, guard: Box<dyn std::any::Any>) -> Seeded {
         .await
         .unwrap();
     insert_raw_fixtures(&url).await;
-    let campana = Uuid::parse_str("0b7e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b").unwrap();
+    let campana = Uuid::parse_str(FIXTURE_CAMPANA).unwrap();
     let journey = Uuid::new_v4();
     write_current_events(&backend, campana, journey).await;
     wait_until_readable(&backend, FIXTURES.len() + 2).await;
@@ -182,8 +186,7 @@ async fn old_campaign_loads_and_takes_commands(backend: &EventStoreBackend, camp
 }
 
 async fn old_rows_load_and_export_upcast(seeded: Seeded) {
-    old_campaign_loads_and_takes_commands(&seeded.backend, "0b7e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b")
-        .await;
+    old_campaign_loads_and_takes_commands(&seeded.backend, FIXTURE_CAMPANA).await;
 
     let bytes = export_to_bytes(&seeded.backend, &ExportFilter::default(), Format::Jsonl).await;
     let all = records(&bytes);
@@ -366,36 +369,33 @@ async fn postgres_filters_select_what_they_name() {
 
 /// The fixtures of `upcasters/fixtures/` as old services appended them to EventStoreDB:
 /// raw JSON of their old version. Every id of the fixtures is replaced by a fresh one, as
-/// the server outlives test runs.
+/// the server outlives test runs; answers the events and the fresh id of each old one.
 fn raw_fixtures_with_fresh_ids() -> (Vec<SerializedEvent>, HashMap<String, String>) {
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../upcasters/fixtures");
-    let texts: Vec<String> = FIXTURES
+    let texts: Vec<String> = FIXTURES.iter().map(|name| fixture_text(name)).collect();
+    let fresh: HashMap<String, String> = texts
         .iter()
-        .map(|name| std::fs::read_to_string(directory.join(name)).unwrap())
+        .map(|text| {
+            (
+                LegacyRow::parse(text).aggregate_id,
+                Uuid::new_v4().to_string(),
+            )
+        })
         .collect();
-    let mut fresh = HashMap::new();
-    for text in &texts {
-        let row: Value = serde_json::from_str(text).unwrap();
-        let id = row["aggregate_id"].as_str().unwrap().to_string();
-        fresh
-            .entry(id)
-            .or_insert_with(|| Uuid::new_v4().to_string());
-    }
     let events = texts
         .iter()
         .map(|text| {
             let renamed = fresh
                 .iter()
                 .fold(text.clone(), |text, (old, new)| text.replace(old, new));
-            let row: Value = serde_json::from_str(&renamed).unwrap();
+            let row = LegacyRow::parse(&renamed);
             SerializedEvent {
-                aggregate_id: row["aggregate_id"].as_str().unwrap().to_string(),
-                sequence: row["sequence"].as_u64().unwrap() as usize,
-                aggregate_type: row["aggregate_type"].as_str().unwrap().to_string(),
-                event_type: row["event_type"].as_str().unwrap().to_string(),
-                event_version: row["event_version"].as_str().unwrap().to_string(),
-                payload: row["payload"].clone(),
-                metadata: row["metadata"].clone(),
+                aggregate_id: row.aggregate_id,
+                sequence: row.sequence as usize,
+                aggregate_type: row.aggregate_type,
+                event_type: row.event_type,
+                event_version: row.event_version,
+                payload: row.payload,
+                metadata: row.metadata,
             }
         })
         .collect();
@@ -419,11 +419,8 @@ async fn append_raw(backend: &EventStoreBackend, event: SerializedEvent) -> Posi
 
 #[tokio::test]
 async fn eventstoredb_old_events_appended_raw_load_and_export_upcast() {
-    let Ok(url) = std::env::var("EVENTSTORE_URL") else {
-        let line = "\n*** SKIP eventstoredb_old_events_appended_raw_load_and_export_upcast: \
-                    EVENTSTORE_URL is not set (docker compose up eventstore; \
-                    EVENTSTORE_URL=esdb://localhost:2113?tls=false) ***\n";
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    let Some(url) = url_or_skip("eventstoredb_old_events_appended_raw_load_and_export_upcast")
+    else {
         return;
     };
     let consumers = SqliteTestDb::create().unwrap();
@@ -439,8 +436,7 @@ async fn eventstoredb_old_events_appended_raw_load_and_export_upcast() {
         first.get_or_insert(position);
     }
 
-    old_campaign_loads_and_takes_commands(&backend, &fresh["0b7e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"])
-        .await;
+    old_campaign_loads_and_takes_commands(&backend, &fresh[FIXTURE_CAMPANA]).await;
 
     // Ours only: other writers may share the server.
     let filter = ExportFilter {

@@ -5,9 +5,8 @@
 #[macro_use]
 mod contract;
 
-use std::io::Write;
-
 use alpes_event_store::{EventStoreBackend, StoreOptions};
+use alpes_test_support::eventstore::url_or_skip;
 use futures::future::BoxFuture;
 
 use contract::TestStore;
@@ -16,13 +15,7 @@ contract_suite!(fresh_esdb);
 
 fn fresh_esdb(options: StoreOptions) -> BoxFuture<'static, Option<TestStore>> {
     Box::pin(async move {
-        let Ok(url) = std::env::var("EVENTSTORE_URL") else {
-            let _ = std::io::stderr().write_all(
-                b"\n*** SKIP EventStoreDB contract test: EVENTSTORE_URL is not set. Run \
-                  `docker compose up eventstore` and set EVENTSTORE_URL=esdb://localhost:2113?tls=false ***\n",
-            );
-            return None;
-        };
+        let url = url_or_skip("EventStoreDB contract test")?;
         let folder = tempfile::tempdir().unwrap();
         let consumers = format!("sqlite://{}", folder.path().join("consumers.db").display());
         let options = StoreOptions {

@@ -1,4 +1,5 @@
-//! Test harness: fresh SQLite files and PostgreSQL databases per test.
+//! Test harness: fresh SQLite files and PostgreSQL databases per test, the EventStoreDB
+//! server when one is configured, and the old events' fixtures.
 //!
 //! ```no_run
 //! # async fn a_test() {
@@ -14,6 +15,7 @@ mod cluster;
 mod postgres;
 mod sqlite;
 
+pub mod eventstore;
 pub mod legacy;
 
 pub use postgres::{PostgresTestDb, TestDbError};

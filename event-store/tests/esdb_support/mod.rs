@@ -4,30 +4,19 @@
 // Each test crate that includes this module uses only part of it.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::sync::Arc;
 
 use alpes_event_store::esdb::EsdbEventStore;
 use alpes_event_store::StoreOptions;
+use alpes_test_support::eventstore::{url_or_skip, URL_VARIABLE};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// The server of these tests, e.g. `esdb://localhost:2113?tls=false` (compose.yaml).
-pub const URL_VARIABLE: &str = "EVENTSTORE_URL";
-
 /// Connects to `EVENTSTORE_URL` with the test upcaster, or says loudly that `test` is skipped.
 pub async fn connect(test: &str) -> Option<EsdbEventStore> {
-    let Ok(url) = std::env::var(URL_VARIABLE) else {
-        // Straight to stderr: the test harness captures `eprintln!` of passing tests.
-        let line = format!(
-            "\n*** SKIP {test}: {URL_VARIABLE} is not set, no EventStoreDB to test against. \
-             Run `docker compose up eventstore` and set {URL_VARIABLE}=esdb://localhost:2113?tls=false ***\n"
-        );
-        let _ = std::io::stderr().write_all(line.as_bytes());
-        return None;
-    };
+    let url = url_or_skip(test)?;
     let options = StoreOptions {
         upcasters: Arc::new(vec![Box::new(AddedV1ToV2) as Box<dyn EventUpcaster>]),
         ..StoreOptions::default()
