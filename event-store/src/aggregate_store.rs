@@ -137,19 +137,23 @@ where
         context: &EventStoreAggregateContext<A>,
         metadata: HashMap<String, String>,
     ) -> Result<Option<PreparedCommit<A>>, AggregateError<A::Error>> {
-        if events.is_empty() {
+        let envelopes = envelopes(
+            &context.aggregate_id,
+            context.current_sequence,
+            vec![(events, metadata)],
+        );
+        self.prepare_envelopes(envelopes, context)
+    }
+
+    /// The rows and snapshot of `envelopes`, numbered after `context`'s sequence.
+    fn prepare_envelopes(
+        &self,
+        envelopes: Vec<EventEnvelope<A>>,
+        context: &EventStoreAggregateContext<A>,
+    ) -> Result<Option<PreparedCommit<A>>, AggregateError<A::Error>> {
+        if envelopes.is_empty() {
             return Ok(None);
         }
-        let envelopes: Vec<EventEnvelope<A>> = events
-            .into_iter()
-            .zip(context.current_sequence + 1..)
-            .map(|(payload, sequence)| EventEnvelope {
-                aggregate_id: context.aggregate_id.clone(),
-                sequence,
-                payload,
-                metadata: metadata.clone(),
-            })
-            .collect();
         let serialized = envelopes
             .iter()
             .map(SerializedEvent::try_from)
@@ -182,6 +186,13 @@ where
         Ok(Some((context.aggregate_id.clone(), payload, next_snapshot)))
     }
 }
+
+/// What [`AggregateStore::execute_each_from`] answers: one outcome per command, and the
+/// aggregate after the append.
+pub type EachOutcome<A> = (
+    Vec<Result<CommandOutcome<A>, <A as Aggregate>::Error>>,
+    EventStoreAggregateContext<A>,
+);
 
 /// A repository that tells where in the global log an append landed (every backend's).
 pub trait PositionedRepository: PersistedEventRepository {
@@ -221,6 +232,125 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
             events,
             position,
         })
+    }
+
+    /// Loads the aggregate once, lets it handle each of `commands` in turn (each sees the
+    /// events of the ones before it), and commits all their events in one append, each
+    /// event with the metadata of its command. A refused command appends nothing and does
+    /// not stop the others. Answers one outcome per command, in order; every command that
+    /// appended gets the position of the last event of the append.
+    ///
+    /// Fails as a whole (nothing appended) when loading or appending fails, e.g. with
+    /// [`AggregateError::AggregateConflict`] when another writer appended first.
+    pub async fn execute_each(
+        &self,
+        aggregate_id: &str,
+        commands: Vec<(A::Command, HashMap<String, String>)>,
+        services: &A::Services,
+    ) -> Result<Vec<Result<CommandOutcome<A>, A::Error>>, AggregateError<A::Error>> {
+        let (outcomes, _) = self
+            .execute_each_from(aggregate_id, None, commands, services)
+            .await?;
+        Ok(outcomes)
+    }
+
+    /// [`AggregateStore::execute_each`] starting from `cached` (the aggregate as an earlier
+    /// call left it: only the events appended since are read) instead of loading it, and
+    /// answering the aggregate after this call's append, to start the next one from. A
+    /// stale `cached` costs nothing but a conflict: the append expects its sequence.
+    pub async fn execute_each_from(
+        &self,
+        aggregate_id: &str,
+        cached: Option<EventStoreAggregateContext<A>>,
+        commands: Vec<(A::Command, HashMap<String, String>)>,
+        services: &A::Services,
+    ) -> Result<EachOutcome<A>, AggregateError<A::Error>> {
+        let mut context = match cached {
+            Some(context) if context.aggregate_id == aggregate_id => self.catch_up(context).await?,
+            _ => self.load_aggregate(aggregate_id).await?,
+        };
+        let loaded_sequence = context.current_sequence;
+        let mut accepted: Vec<A::Event> = Vec::new();
+        let mut decisions = Vec::with_capacity(commands.len());
+        for (command, metadata) in commands {
+            let sink = EventSink::default();
+            let decision = context.aggregate.handle(command, services, &sink).await;
+            let events = sink.collect().await;
+            match decision {
+                Ok(()) => {
+                    accepted.extend(events.iter().cloned());
+                    decisions.push(Ok((events, metadata)));
+                }
+                Err(error) => {
+                    if !events.is_empty() {
+                        // It changed the state before refusing: start again from the
+                        // store, with only the accepted commands' events.
+                        context = self.load_aggregate(aggregate_id).await?;
+                        for event in &accepted {
+                            context.aggregate.apply(event.clone());
+                        }
+                    }
+                    decisions.push(Err(error));
+                }
+            }
+        }
+        let mut versions = Vec::with_capacity(decisions.len());
+        let mut appended = Vec::new();
+        let mut version = loaded_sequence;
+        for decision in decisions {
+            match decision {
+                Ok((events, metadata)) => {
+                    version += events.len();
+                    versions.push(Ok((version, events.len())));
+                    appended.push((events, metadata));
+                }
+                Err(error) => versions.push(Err(error)),
+            }
+        }
+        let envelopes = envelopes(aggregate_id, loaded_sequence, appended);
+        let (mut envelopes, position) = match self.prepare_envelopes(envelopes, &context)? {
+            None => (Vec::new(), None),
+            Some(commit) => {
+                let snapshot = commit.snapshot.as_ref().map(|(_, _, number)| *number);
+                let position = self
+                    .repository
+                    .persist_at::<A>(&commit.serialized, commit.snapshot)
+                    .await?;
+                count_appended::<A>(commit.envelopes.len());
+                context.current_sequence += commit.envelopes.len();
+                context.current_snapshot = snapshot.or(context.current_snapshot);
+                (commit.envelopes, position)
+            }
+        };
+        let mut outcomes = Vec::with_capacity(versions.len());
+        for decided in versions {
+            outcomes.push(decided.map(|(version, count)| {
+                let events: Vec<_> = envelopes.drain(..count).collect();
+                CommandOutcome {
+                    version,
+                    position: if events.is_empty() { None } else { position },
+                    events,
+                }
+            }));
+        }
+        Ok((outcomes, context))
+    }
+
+    /// `context` with the events appended after its sequence applied.
+    async fn catch_up(
+        &self,
+        mut context: EventStoreAggregateContext<A>,
+    ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
+        let events = self
+            .repository
+            .get_last_events::<A>(&context.aggregate_id, context.current_sequence)
+            .await?;
+        for event in events {
+            let envelope = self.decode(event)?;
+            context.current_sequence = envelope.sequence;
+            context.aggregate.apply(envelope.payload);
+        }
+        Ok(context)
     }
 
     async fn commit_at(
@@ -294,6 +424,31 @@ where
         count_appended::<A>(commit.envelopes.len());
         Ok(commit.envelopes)
     }
+}
+
+/// Events of one command and that command's metadata.
+type EventsWithMetadata<A> = (Vec<<A as Aggregate>::Event>, HashMap<String, String>);
+
+/// `batches` of events, each with its metadata, as envelopes numbered after `sequence`.
+fn envelopes<A: Aggregate>(
+    aggregate_id: &str,
+    sequence: usize,
+    batches: Vec<EventsWithMetadata<A>>,
+) -> Vec<EventEnvelope<A>> {
+    let events = batches.into_iter().flat_map(|(events, metadata)| {
+        events
+            .into_iter()
+            .map(move |event| (event, metadata.clone()))
+    });
+    events
+        .zip(sequence + 1..)
+        .map(|((payload, metadata), sequence)| EventEnvelope {
+            aggregate_id: aggregate_id.to_string(),
+            sequence,
+            payload,
+            metadata,
+        })
+        .collect()
 }
 
 /// The `alpes_events_appended_total` metric.

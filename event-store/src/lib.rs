@@ -23,7 +23,7 @@ pub mod sqlite;
 pub mod upcasting;
 pub mod url;
 
-pub use aggregate_store::{AggregateStore, CommandOutcome, PositionedRepository};
+pub use aggregate_store::{AggregateStore, CommandOutcome, EachOutcome, PositionedRepository};
 pub use backend::{EventRepository, EventStoreBackend};
 pub use consumer::{CheckpointStore, Consumer, ConsumerError, Lease, LeaseProvider};
 pub use error::StoreError;

@@ -11,10 +11,14 @@ use alpes_domain::campana::{Campana, CampanaCommand};
 use alpes_domain::comision::{Comision, ComisionCommand};
 use alpes_domain::interaccion::{Interaccion, InteraccionCommand};
 use alpes_domain::rules::fraud::ConfiguracionFraude;
-use alpes_event_store::{AggregateStore, EventRepository, EventStoreBackend, Position};
+use alpes_event_store::{
+    AggregateStore, CommandOutcome, EventRepository, EventStoreBackend, Position,
+};
 use cqrs_es::{Aggregate, AggregateError};
 use tracing::Instrument;
 use uuid::Uuid;
+
+use crate::command_queue::CommandQueue;
 
 /// How many times a command is tried when it keeps losing the race to another writer
 /// (a hot campaign takes every reservation of its conversions): enough to ride out bursts,
@@ -43,7 +47,7 @@ impl CommandContext {
         }
     }
 
-    fn metadata(&self) -> HashMap<String, String> {
+    pub(crate) fn metadata(&self) -> HashMap<String, String> {
         let mut metadata = HashMap::from([("actor".to_string(), self.actor.clone())]);
         let optional = [
             ("correlation_id", &self.correlation_id),
@@ -93,6 +97,8 @@ pub enum CommandError<E: std::error::Error> {
 #[derive(Clone)]
 pub struct CommandServices {
     campanas: AggregateStore<Campana, EventRepository>,
+    /// Concurrent commands to one campaign run as one group (see `command_queue`).
+    campana_queue: CommandQueue<Campana>,
     interacciones: AggregateStore<Interaccion, EventRepository>,
     atribuciones: AggregateStore<Atribucion, EventRepository>,
     comisiones: AggregateStore<Comision, EventRepository>,
@@ -105,8 +111,10 @@ impl CommandServices {
     /// through it, while an interaction, an attribution or a commission holds a few events
     /// all its life.
     pub fn new(backend: &EventStoreBackend, fraude: ConfiguracionFraude) -> Self {
+        let campanas = backend.aggregate_store();
         CommandServices {
-            campanas: backend.aggregate_store(),
+            campana_queue: CommandQueue::new(campanas.clone(), ()),
+            campanas,
             interacciones: backend.aggregate_store_without_snapshots(),
             atribuciones: backend.aggregate_store_without_snapshots(),
             comisiones: backend.aggregate_store_without_snapshots(),
@@ -114,14 +122,17 @@ impl CommandServices {
         }
     }
 
-    /// Sends a command to the Campana `id`.
+    /// Sends a command to the Campana `id`, in one group with the other commands that reach
+    /// it meanwhile.
     pub async fn campana(
         &self,
         id: Uuid,
         command: CampanaCommand,
         context: &CommandContext,
     ) -> Result<Executed, CommandError<<Campana as Aggregate>::Error>> {
-        execute(&self.campanas, id, command, &(), context).await
+        let name = variant_name(&command);
+        let queued = self.campana_queue.execute(id, command, context.metadata());
+        logged::<Campana>(id, name, context, queued).await
     }
 
     /// Sends a command to the Interaccion `id`.
@@ -187,8 +198,7 @@ impl CommandServices {
     }
 }
 
-/// Runs `command` in a `command` span (aggregate type and id, command name, request id),
-/// and records its outcome and duration there once it is done.
+/// Runs `command` on the aggregate `id` of `store`; see [`logged`].
 async fn execute<A>(
     store: &AggregateStore<A, EventRepository>,
     id: Uuid,
@@ -201,6 +211,18 @@ where
     A::Command: Clone + fmt::Debug,
 {
     let name = variant_name(&command);
+    let run = execute_with_retries(store, id, command, services, context);
+    logged::<A>(id, name, context, run).await
+}
+
+/// Runs the command `run` in a `command` span (aggregate type and id, command name, request
+/// id), and records its outcome and duration there once it is done.
+async fn logged<A: Aggregate>(
+    id: Uuid,
+    name: String,
+    context: &CommandContext,
+    run: impl std::future::Future<Output = Result<Executed, CommandError<A::Error>>>,
+) -> Result<Executed, CommandError<A::Error>> {
     let span = tracing::info_span!(
         "command",
         aggregate = A::TYPE,
@@ -212,9 +234,7 @@ where
         duration_ms = tracing::field::Empty,
     );
     let started = Instant::now();
-    let result = execute_with_retries(store, id, command, services, context)
-        .instrument(span.clone())
-        .await;
+    let result = run.instrument(span.clone()).await;
     let outcome = outcome_of(&result);
     let elapsed = started.elapsed();
     span.record("outcome", outcome);
@@ -285,20 +305,7 @@ where
             .execute(&aggregate_id, command.clone(), services, context.metadata())
             .await;
         match outcome {
-            Ok(outcome) => {
-                let event_types = outcome
-                    .events
-                    .iter()
-                    .map(|envelope| cqrs_es::DomainEvent::event_type(&envelope.payload))
-                    .collect::<Vec<_>>();
-                return Ok(Executed {
-                    aggregate_id: id,
-                    version: outcome.version,
-                    appended: event_types.len(),
-                    event_types,
-                    position: outcome.position,
-                });
-            }
+            Ok(outcome) => return Ok(executed(id, outcome)),
             Err(AggregateError::UserError(error)) => return Err(CommandError::Rejected(error)),
             Err(AggregateError::AggregateConflict) if attempt < MAX_ATTEMPTS => {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -309,13 +316,32 @@ where
                     attempts: attempt,
                 })
             }
-            Err(other) => {
-                return Err(CommandError::Store {
-                    aggregate: format!("{}-{id}", A::TYPE),
-                    reason: other.to_string(),
-                })
-            }
+            Err(other) => return Err(store_failure::<A>(id, other.to_string())),
         }
+    }
+}
+
+/// What the command that produced `outcome` on the aggregate `id` did.
+pub(crate) fn executed<A: Aggregate>(id: Uuid, outcome: CommandOutcome<A>) -> Executed {
+    let event_types = outcome
+        .events
+        .iter()
+        .map(|envelope| cqrs_es::DomainEvent::event_type(&envelope.payload))
+        .collect::<Vec<_>>();
+    Executed {
+        aggregate_id: id,
+        version: outcome.version,
+        appended: event_types.len(),
+        event_types,
+        position: outcome.position,
+    }
+}
+
+/// A failure of the store while running a command on the aggregate `id`.
+pub(crate) fn store_failure<A: Aggregate>(id: Uuid, reason: String) -> CommandError<A::Error> {
+    CommandError::Store {
+        aggregate: format!("{}-{id}", A::TYPE),
+        reason,
     }
 }
 
@@ -328,14 +354,11 @@ async fn load<A: Aggregate>(
         .load_aggregate(&id.to_string())
         .await
         .map(|context| context.aggregate)
-        .map_err(|error| CommandError::Store {
-            aggregate: format!("{}-{id}", A::TYPE),
-            reason: error.to_string(),
-        })
+        .map_err(|error| store_failure::<A>(id, error.to_string()))
 }
 
 /// A short, growing, jittered pause so racing writers do not collide again in lockstep.
-fn backoff(attempt: usize) -> Duration {
+pub(crate) fn backoff(attempt: usize) -> Duration {
     let base = 2u64.saturating_pow(attempt.min(6) as u32);
     let jitter = u64::from(Uuid::new_v4().as_bytes()[0] % 8);
     Duration::from_millis(base + jitter)

@@ -2,6 +2,7 @@
 //! command API. Services talk only through events: nothing here reads another service's
 //! views.
 
+mod command_queue;
 pub mod commands;
 pub mod http;
 pub mod saga;

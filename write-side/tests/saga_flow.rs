@@ -30,6 +30,7 @@ on_sqlite_and_postgres!(
     a_campaign_paused_before_the_reservation_reverts_the_attribution,
     a_second_conversion_of_the_same_order_is_fraud,
     a_lead_in_a_campaign_that_pays_no_leads_keeps_its_attribution,
+    reactions_in_one_batch_see_only_what_came_before_them,
 );
 
 async fn a_partner_click_before_a_purchase_reserves_its_commission(db: TestDb) {
@@ -601,6 +602,55 @@ async fn a_lead_in_a_campaign_that_pays_no_leads_keeps_its_attribution(db: TestD
     ] {
         assert_eq!(count(events.iter().copied(), event_type), 0, "{event_type}");
     }
+    saga.stop().await;
+}
+
+/// Conversions found together in the log (the saga was down while they were written) are
+/// reacted to side by side, each seeing only what the log held before it: a partner click
+/// appended after a purchase does not earn that purchase, however early the click says it
+/// happened; every other journey's commission is reserved on the one campaign.
+async fn reactions_in_one_batch_see_only_what_came_before_them(db: TestDb) {
+    const JOURNEYS: usize = 40;
+    let store = db.open().await;
+    let campana = store.campana_activa(10_000_000).await;
+    let antes = hora_compra() - chrono::Duration::hours(1);
+    let mut late_clicks = Vec::new();
+    let mut in_order = Vec::new();
+    for index in 0..JOURNEYS {
+        let partner = Some(Uuid::new_v4());
+        if index % 2 == 0 {
+            let journey = Uuid::new_v4();
+            store.registrar(compra(campana, journey, 25_000)).await;
+            let click = interaccion(TipoInteraccion::Click, campana, journey, partner, antes);
+            store.registrar(click).await;
+            late_clicks.push(journey);
+        } else {
+            in_order.push(store.click_y_compra(campana, partner, 25_000).await.id);
+        }
+    }
+
+    let saga = store.start_saga().await;
+    store
+        .wait_for("every conversion decided", WAIT, |log| {
+            count(log, "ComisionReservada") == in_order.len()
+                && count(log, "ConversionNoAtribuida") == late_clicks.len()
+        })
+        .await;
+    store.settle(&Service::ALL).await;
+    let log = store.log().await;
+    for journey in &late_clicks {
+        let events = of_journey(&log, *journey);
+        assert_eq!(count(events.iter().copied(), "ConversionNoAtribuida"), 1);
+        assert_eq!(count(events.iter().copied(), "ConversionAtribuida"), 0);
+    }
+    for journey in &in_order {
+        let events = of_journey(&log, *journey);
+        assert_eq!(count(events.iter().copied(), "ComisionReservada"), 1);
+    }
+    assert_eq!(
+        store.reservado(campana).await,
+        2_500 * in_order.len() as i64
+    );
     saga.stop().await;
 }
 

@@ -70,6 +70,41 @@ impl SqlStatement {
     /// Runs it on `connection` (a cached prepared statement).
     pub(crate) fn run(&self, connection: &rusqlite::Connection) -> rusqlite::Result<usize> {
         let mut statement = connection.prepare_cached(&self.sql)?;
+        self.bind(&mut statement)?;
+        statement.raw_execute()
+    }
+
+    /// Runs it as a query on `connection`: every row, its columns in order (a real number
+    /// comes back as its text).
+    pub(crate) fn rows(
+        &self,
+        connection: &rusqlite::Connection,
+    ) -> rusqlite::Result<Vec<Vec<SqlParam>>> {
+        let mut statement = connection.prepare_cached(&self.sql)?;
+        self.bind(&mut statement)?;
+        let columns = statement.column_count();
+        let mut rows = statement.raw_query();
+        let mut read = Vec::new();
+        while let Some(row) = rows.next()? {
+            let values = (0..columns)
+                .map(|index| {
+                    Ok(match row.get_ref(index)? {
+                        ValueRef::Null => SqlParam::Null,
+                        ValueRef::Integer(value) => SqlParam::Integer(value),
+                        ValueRef::Real(value) => SqlParam::Text(value.to_string()),
+                        ValueRef::Text(text) => {
+                            SqlParam::Text(String::from_utf8_lossy(text).into_owned())
+                        }
+                        ValueRef::Blob(bytes) => SqlParam::Blob(bytes.to_vec()),
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            read.push(values);
+        }
+        Ok(read)
+    }
+
+    fn bind(&self, statement: &mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<()> {
         let count = statement.parameter_count();
         // SQLite numbers named parameters in the order they first appear, so `$2 … $1`
         // would swap the values if bound by index: read each one's own number.
@@ -88,7 +123,7 @@ impl SqlStatement {
                     ))?;
             statement.raw_bind_parameter(index, value)?;
         }
-        statement.raw_execute()
+        Ok(())
     }
 }
 
@@ -111,6 +146,32 @@ mod tests {
             .query_row("SELECT b FROM t WHERE a = 'x'", [], |row| row.get(0))
             .unwrap();
         assert_eq!(b, "new");
+    }
+
+    #[test]
+    fn a_query_answers_every_row_with_its_columns_in_order() {
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE t (a TEXT, b INTEGER, c TEXT); \
+                 INSERT INTO t VALUES ('x', 1, NULL), ('y', 2, 'z'), ('w', 3, 'v')",
+            )
+            .unwrap();
+        let query = SqlStatement::new(
+            "SELECT a, b, c FROM t WHERE b >= $1 AND a <> $2 ORDER BY b",
+            vec![SqlParam::Integer(1), SqlParam::from("w")],
+        );
+        assert_eq!(
+            query.rows(&connection).unwrap(),
+            vec![
+                vec![SqlParam::from("x"), SqlParam::Integer(1), SqlParam::Null],
+                vec![
+                    SqlParam::from("y"),
+                    SqlParam::Integer(2),
+                    SqlParam::from("z")
+                ],
+            ]
+        );
     }
 
     #[test]

@@ -171,9 +171,15 @@ pub(crate) fn spawn(
 fn run(connection: &Connection, mut queue: mpsc::Receiver<Job>, published: &Published) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = gather(first, &mut queue);
+        let started = std::time::Instant::now();
         let recorded_at = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        tracing::trace!(jobs = batch.len(), "group commit");
         let outcomes = write_batch(connection, &batch, &recorded_at);
+        tracing::debug!(
+            jobs = batch.len(),
+            events = batch.iter().map(Job::events).sum::<usize>(),
+            commit_ms = started.elapsed().as_secs_f64() * 1_000.0,
+            "group commit"
+        );
         if let Ok(outcomes) = &outcomes {
             publish(&mut batch, outcomes, &recorded_at, published);
         }

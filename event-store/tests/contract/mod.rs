@@ -58,6 +58,7 @@ macro_rules! contract_suite {
         contract_suite!(@tests $fresh;
             append_and_load_with_metadata,
             an_append_answers_the_log_position_of_its_last_event,
+            commands_decided_together_are_appended_once_in_order,
             snapshot_load_equals_replay,
             old_event_is_upcast_on_every_read,
             unreadable_event_fails_naming_stream_sequence_and_version,
@@ -326,6 +327,99 @@ pub async fn an_append_answers_the_log_position_of_its_last_event(fresh: Fresh) 
         .await
         .unwrap();
     assert_eq!(noop.position, None, "nothing appended, no position");
+}
+
+/// `execute_each`: every command decided on the state the earlier ones left, a refused one
+/// skipped, all events appended at once with their own command's metadata — and a snapshot
+/// crossed in the middle of the group is the aggregate after all of it.
+pub async fn commands_decided_together_are_appended_once_in_order(fresh: Fresh) {
+    let options = StoreOptions {
+        snapshot_every: Some(3),
+        ..StoreOptions::default()
+    };
+    let Some(store) = open(fresh, options).await else {
+        return;
+    };
+    let log = store.backend.log();
+    let start = head(log.as_ref()).await;
+    let tallies = store.backend.aggregate_store::<Tally>();
+    let id = test_id("each");
+    add(&tallies, &id, 1).await;
+    let add_one = |amount: i64, label: &str| TallyCommand::Add {
+        amount,
+        label: label.to_string(),
+    };
+    let commands = vec![
+        (add_one(2, "two"), metadata(&[("actor", "a")])),
+        (add_one(0, "zero"), metadata(&[("actor", "b")])),
+        (
+            TallyCommand::AddMany {
+                amounts: vec![3, 4],
+            },
+            metadata(&[("actor", "c")]),
+        ),
+        (TallyCommand::AddMany { amounts: vec![] }, HashMap::new()),
+    ];
+    let outcomes = tallies.execute_each(&id, commands, &()).await.unwrap();
+    assert_eq!(outcomes.len(), 4);
+    let (two, many, nothing) = match &outcomes[..] {
+        [Ok(two), Err(tally::ZeroAmount), Ok(many), Ok(nothing)] => (two, many, nothing),
+        other => panic!("one outcome per command, the zero refused: {other:?}"),
+    };
+    assert_eq!((two.version, two.events.len()), (2, 1));
+    assert_eq!((many.version, many.events.len()), (4, 2));
+    assert_eq!((nothing.version, nothing.events.len()), (4, 0));
+    assert_eq!(nothing.position, None);
+    assert_eq!(two.position, many.position, "one append for the group");
+
+    let recorded = read_ours(log.as_ref(), start, &id, 4).await;
+    assert_eq!(recorded.len(), 4);
+    assert_eq!(many.position, Some(recorded[3].position));
+    let actors: Vec<_> = recorded
+        .iter()
+        .map(|event| event.metadata().get("actor").cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(actors, ["", "a", "c", "c"]);
+    let labels: Vec<_> = recorded
+        .iter()
+        .map(|event| match event.decode::<Tally>().unwrap().payload {
+            TallyEvent::Added { label, .. } => label,
+        })
+        .collect();
+    assert_eq!(labels, ["add-1", "two", "many-3", "many-4"]);
+
+    let snapshot = store
+        .backend
+        .repository()
+        .get_snapshot::<Tally>(&id)
+        .await
+        .unwrap()
+        .expect("the group crossed version 3");
+    assert_eq!(snapshot.current_sequence, 4);
+    let snapshotted = serde_json::from_value::<Tally>(snapshot.aggregate).unwrap();
+    assert_eq!((snapshotted.total, snapshotted.entries), (10, 4));
+    let loaded = tallies.load_aggregate(&id).await.unwrap();
+    assert_eq!(loaded.aggregate, snapshotted);
+
+    // Starting from the aggregate a group answered reads only what others appended since.
+    let commands = vec![(add_one(5, "five"), HashMap::new())];
+    let (_, cached) = tallies
+        .execute_each_from(&id, None, commands, &())
+        .await
+        .unwrap();
+    assert_eq!((cached.current_sequence, cached.aggregate.total), (5, 15));
+    add(&tallies, &id, 6).await;
+    let commands = vec![(add_one(7, "seven"), HashMap::new())];
+    let (outcomes, after) = tallies
+        .execute_each_from(&id, Some(cached), commands, &())
+        .await
+        .unwrap();
+    assert_eq!(outcomes[0].as_ref().unwrap().version, 7);
+    assert_eq!((after.current_sequence, after.aggregate.total), (7, 28));
+    assert_eq!(
+        tallies.load_aggregate(&id).await.unwrap().aggregate,
+        after.aggregate
+    );
 }
 
 /// A snapshot is the aggregate as a replay of the same events builds it — including when

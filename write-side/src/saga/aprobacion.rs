@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::comisiones::RESERVADA;
-use super::database::{failed, on_pool, parse_uuid, Rejection, SagaDatabase};
+use super::database::{parse_uuid, Rejection, SagaDatabase, SqlValue};
 use super::names;
 use super::reactor::stream;
 use super::SagaError;
@@ -116,19 +116,29 @@ impl ApprovalSchedule {
         const SQL: &str = "SELECT comision_id, journey_id, reservada_por FROM saga_comisiones \
              WHERE estado = $1 AND disponible_desde_ms <= $2 \
              ORDER BY disponible_desde_ms, comision_id LIMIT $3";
-        on_pool!(&self.database, pool => sqlx::query_as::<_, VencidaRow>(SQL)
-            .bind(RESERVADA)
-            .bind(ahora.timestamp_millis())
-            .bind(MAX_PER_ROUND)
-            .fetch_all(pool)
-            .await)
-        .map_err(|error| {
-            failed(
+        let values = [
+            SqlValue::Text(RESERVADA.to_string()),
+            SqlValue::Integer(ahora.timestamp_millis()),
+            SqlValue::Integer(MAX_PER_ROUND),
+        ];
+        let rows = self
+            .database
+            .fetch_all(
                 names::APROBAR_COMISION,
                 "reading the due commissions",
-                error,
+                SQL,
+                &values,
             )
-        })
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(VencidaRow {
+                    comision_id: row.text(0)?.to_string(),
+                    journey_id: row.text(1)?.to_string(),
+                    reservada_por: row.text(2)?.to_string(),
+                })
+            })
+            .collect()
     }
 
     async fn rechazada(

@@ -13,11 +13,11 @@ use alpes_event_store::{ConsumerError, StoreError};
 use uuid::Uuid;
 
 use super::database::{
-    enum_text, failed, instant_text, on_pool, parse_currency, parse_enum, parse_instant, parse_u32,
-    parse_uuid, uuid_text, SagaDatabase, SqlValue, Write,
+    enum_text, instant_text, parse_currency, parse_enum, parse_instant, parse_u32, parse_uuid,
+    uuid_text, Row, SagaDatabase, SqlValue, Write,
 };
 use super::names;
-use super::reactor::{stream, AnyEvent, Reaction, Reactor, Received};
+use super::reactor::{stream, AnyEvent, Keys, Reaction, Reactor, Received};
 use crate::CommandServices;
 
 /// InteraccionRegistrada of a conversion (Compra, Lead, Registro) → AtribuirConversion, with
@@ -103,6 +103,28 @@ impl Reactor for AtribuirConversion {
             AnyEvent::Interaccion(InteraccionEvent::InteraccionRegistrada { datos, .. })
                 if datos.tipo.is_conversion()
         )
+    }
+
+    /// The journey's touchpoints and the campaign. (Which conversion of an order came first
+    /// never changes once learned: later ones do not replace it.)
+    fn reads(&self, event: &Received) -> Keys {
+        match &event.event {
+            AnyEvent::Interaccion(InteraccionEvent::InteraccionRegistrada { datos, .. }) => {
+                Keys::of([datos.journey_id, datos.campana_id])
+            }
+            _ => Keys::All,
+        }
+    }
+
+    fn writes(&self, event: &Received) -> Keys {
+        match &event.event {
+            AnyEvent::Interaccion(InteraccionEvent::InteraccionRegistrada { datos, .. }) => {
+                Keys::of([datos.journey_id])
+            }
+            AnyEvent::Campana(_) => Keys::of([event.aggregate_id]),
+            // A discarded touchpoint's journey is not in the event.
+            _ => Keys::All,
+        }
     }
 
     async fn react(&self, event: &Received, reaction: &Reaction<'_>) -> Result<(), ConsumerError> {
@@ -214,36 +236,30 @@ struct CampanaAprendida {
     moneda: Currency,
 }
 
-#[derive(sqlx::FromRow)]
-struct CampanaRow {
-    modelo: String,
-    ventana_dias: i64,
-    umbral_fraude: i64,
-    moneda: String,
-    estado: String,
-}
-
 async fn campana_aprendida(
     database: &SagaDatabase,
     campana_id: Uuid,
 ) -> Result<Option<CampanaAprendida>, StoreError> {
     const SQL: &str = "SELECT modelo, ventana_dias, umbral_fraude, moneda, estado \
          FROM saga_atribucion_campanas WHERE campana_id = $1";
-    let row = on_pool!(database, pool => sqlx::query_as::<_, CampanaRow>(SQL)
-        .bind(campana_id.to_string())
-        .fetch_optional(pool)
-        .await)
-    .map_err(|error| failed(names::ATRIBUIR_CONVERSION, "reading a campaign", error))?;
+    let row = database
+        .fetch_optional(
+            names::ATRIBUIR_CONVERSION,
+            "reading a campaign",
+            SQL,
+            &[uuid_text(&campana_id)],
+        )
+        .await?;
     let Some(row) = row else {
         return Ok(None);
     };
-    let estado: EstadoCampana = parse_enum("saga_atribucion_campanas.estado", &row.estado)?;
-    let moneda = parse_currency("saga_atribucion_campanas.moneda", &row.moneda)?;
+    let estado: EstadoCampana = parse_enum("saga_atribucion_campanas.estado", row.text(4)?)?;
+    let moneda = parse_currency("saga_atribucion_campanas.moneda", row.text(3)?)?;
     Ok(Some(CampanaAprendida {
         parametros: ParametrosAtribucion {
-            modelo: parse_enum("saga_atribucion_campanas.modelo", &row.modelo)?,
-            ventana_dias: parse_u32("saga_atribucion_campanas.ventana_dias", row.ventana_dias)?,
-            umbral_fraude: parse_u32("saga_atribucion_campanas.umbral_fraude", row.umbral_fraude)?,
+            modelo: parse_enum("saga_atribucion_campanas.modelo", row.text(0)?)?,
+            ventana_dias: parse_u32("saga_atribucion_campanas.ventana_dias", row.integer(1)?)?,
+            umbral_fraude: parse_u32("saga_atribucion_campanas.umbral_fraude", row.integer(2)?)?,
             campana_activa: estado == EstadoCampana::Activa,
         },
         moneda,
@@ -262,16 +278,6 @@ fn parametros_de_campana_desconocida() -> ParametrosAtribucion {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct TouchpointRow {
-    interaccion_id: String,
-    tipo: String,
-    partner_id: Option<String>,
-    occurred_at: String,
-    ip_hash: Option<String>,
-    user_agent: Option<String>,
-}
-
 /// Every interaction of the journey in the campaign learned so far (the conversion's own
 /// included: the fraud rules look at it, attribution leaves it out).
 async fn journey(
@@ -282,30 +288,29 @@ async fn journey(
     const SQL: &str = "SELECT interaccion_id, tipo, partner_id, occurred_at, ip_hash, user_agent \
          FROM saga_atribucion_touchpoints WHERE journey_id = $1 AND campana_id = $2 \
          ORDER BY occurred_at, interaccion_id";
-    let rows = on_pool!(database, pool => sqlx::query_as::<_, TouchpointRow>(SQL)
-        .bind(journey_id.to_string())
-        .bind(campana_id.to_string())
-        .fetch_all(pool)
-        .await)
-    .map_err(|error| failed(names::ATRIBUIR_CONVERSION, "reading a journey", error))?;
-    rows.into_iter().map(touchpoint).collect()
+    let values = [uuid_text(&journey_id), uuid_text(&campana_id)];
+    let rows = database
+        .fetch_all(
+            names::ATRIBUIR_CONVERSION,
+            "reading a journey",
+            SQL,
+            &values,
+        )
+        .await?;
+    rows.iter().map(touchpoint).collect()
 }
 
-fn touchpoint(row: TouchpointRow) -> Result<Touchpoint, StoreError> {
+fn touchpoint(row: &Row) -> Result<Touchpoint, StoreError> {
     Ok(Touchpoint {
-        interaccion_id: parse_uuid(
-            "saga_atribucion_touchpoints.interaccion_id",
-            &row.interaccion_id,
-        )?,
-        tipo: parse_enum("saga_atribucion_touchpoints.tipo", &row.tipo)?,
+        interaccion_id: parse_uuid("saga_atribucion_touchpoints.interaccion_id", row.text(0)?)?,
+        tipo: parse_enum("saga_atribucion_touchpoints.tipo", row.text(1)?)?,
         partner_id: row
-            .partner_id
-            .as_deref()
+            .optional_text(2)?
             .map(|partner| parse_uuid("saga_atribucion_touchpoints.partner_id", partner))
             .transpose()?,
-        occurred_at: parse_instant("saga_atribucion_touchpoints.occurred_at", &row.occurred_at)?,
-        ip_hash: row.ip_hash,
-        user_agent: row.user_agent,
+        occurred_at: parse_instant("saga_atribucion_touchpoints.occurred_at", row.text(3)?)?,
+        ip_hash: row.optional_text(4)?.map(str::to_string),
+        user_agent: row.optional_text(5)?.map(str::to_string),
     })
 }
 
@@ -319,15 +324,15 @@ async fn primera_conversion_del_pedido(
     let Some(pedido_id) = &conversion.pedido_id else {
         return Ok(None);
     };
-    let primera = on_pool!(database, pool => sqlx::query_scalar::<_, String>(SQL)
-        .bind(conversion.campana_id.to_string())
-        .bind(pedido_id.clone())
-        .fetch_optional(pool)
-        .await)
-    .map_err(|error| failed(names::ATRIBUIR_CONVERSION, "reading an order", error))?;
+    let values = [
+        uuid_text(&conversion.campana_id),
+        SqlValue::Text(pedido_id.clone()),
+    ];
+    let primera = database
+        .fetch_optional(names::ATRIBUIR_CONVERSION, "reading an order", SQL, &values)
+        .await?;
     primera
-        .as_deref()
-        .map(|id| parse_uuid("saga_atribucion_pedidos.conversion_id", id))
+        .map(|row| parse_uuid("saga_atribucion_pedidos.conversion_id", row.text(0)?))
         .transpose()
 }
 
@@ -515,24 +520,18 @@ async fn conversion_de_reserva(
     comision_id: Uuid,
 ) -> Result<Option<Uuid>, StoreError> {
     const SQL: &str = "SELECT conversion_id FROM saga_atribucion_reservas WHERE comision_id = $1";
-    let conversion = on_pool!(database, pool => sqlx::query_scalar::<_, String>(SQL)
-        .bind(comision_id.to_string())
-        .fetch_optional(pool)
-        .await)
-    .map_err(|error| {
-        failed(
+    let row = database
+        .fetch_optional(
             names::REVERTIR_ATRIBUCION_POR_FRAUDE,
             "reading a reservation",
-            error,
+            SQL,
+            &[uuid_text(&comision_id)],
         )
-    })?;
-    conversion
-        .as_deref()
-        .map(|id| parse_uuid("saga_atribucion_reservas.conversion_id", id))
+        .await?;
+    row.map(|row| parse_uuid("saga_atribucion_reservas.conversion_id", row.text(0)?))
         .transpose()
 }
 
-#[derive(sqlx::FromRow)]
 struct FraudePendiente {
     journey_id: String,
     reservas_sin_liberar: i64,
@@ -547,15 +546,19 @@ async fn fraude_pendiente(
           WHERE r.conversion_id = f.conversion_id AND r.liberada_por IS NULL) \
            AS reservas_sin_liberar \
          FROM saga_atribucion_fraudes f WHERE f.conversion_id = $1";
-    on_pool!(database, pool => sqlx::query_as::<_, FraudePendiente>(SQL)
-        .bind(conversion_id.to_string())
-        .fetch_optional(pool)
-        .await)
-    .map_err(|error| {
-        failed(
+    let row = database
+        .fetch_optional(
             names::REVERTIR_ATRIBUCION_POR_FRAUDE,
             "reading a fraud",
-            error,
+            SQL,
+            &[uuid_text(&conversion_id)],
         )
+        .await?;
+    row.map(|row| {
+        Ok(FraudePendiente {
+            journey_id: row.text(0)?.to_string(),
+            reservas_sin_liberar: row.integer(1)?,
+        })
     })
+    .transpose()
 }

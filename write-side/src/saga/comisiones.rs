@@ -11,11 +11,10 @@ use uuid::Uuid;
 
 use super::atribucion::fraude_tras_atribuir;
 use super::database::{
-    failed, instant_text, on_pool, parse_instant, parse_u32, parse_uuid, uuid_text, SagaDatabase,
-    SqlValue, Write,
+    instant_text, parse_instant, parse_u32, parse_uuid, uuid_text, SagaDatabase, SqlValue, Write,
 };
 use super::names;
-use super::reactor::{stream, AnyEvent, Reaction, Reactor, Received};
+use super::reactor::{stream, AnyEvent, Keys, Reaction, Reactor, Received};
 use crate::CommandServices;
 
 /// PresupuestoReservado → ReservarComision, with the conversion's journey and date (learned
@@ -73,6 +72,25 @@ impl Reactor for ReservarComision {
             &event.event,
             AnyEvent::Campana(CampanaEvent::PresupuestoReservado { .. })
         )
+    }
+
+    /// The conversion and the campaign of the reservation.
+    fn reads(&self, event: &Received) -> Keys {
+        match &event.event {
+            AnyEvent::Campana(CampanaEvent::PresupuestoReservado { conversion_id, .. }) => {
+                Keys::of([*conversion_id, event.aggregate_id])
+            }
+            _ => Keys::All,
+        }
+    }
+
+    fn writes(&self, event: &Received) -> Keys {
+        match &event.event {
+            AnyEvent::Atribucion(AtribucionEvent::ConversionAtribuida { conversion, .. }) => {
+                Keys::of([conversion.interaccion_id])
+            }
+            _ => Keys::of([event.aggregate_id]),
+        }
     }
 
     async fn react(&self, event: &Received, reaction: &Reaction<'_>) -> Result<(), ConsumerError> {
@@ -138,13 +156,6 @@ struct HechosDeLaReserva {
     dias_retencion: u32,
 }
 
-#[derive(sqlx::FromRow)]
-struct HechosRow {
-    journey_id: String,
-    occurred_at: String,
-    dias_retencion: i64,
-}
-
 async fn hechos_de_la_reserva(
     database: &SagaDatabase,
     conversion_id: Uuid,
@@ -154,25 +165,22 @@ async fn hechos_de_la_reserva(
          FROM saga_comisiones_conversiones c \
          JOIN saga_comisiones_campanas k ON k.campana_id = $2 \
          WHERE c.conversion_id = $1";
-    let row = on_pool!(database, pool => sqlx::query_as::<_, HechosRow>(SQL)
-        .bind(conversion_id.to_string())
-        .bind(campana_id.to_string())
-        .fetch_optional(pool)
-        .await)
-    .map_err(|error| failed(names::RESERVAR_COMISION, "reading a conversion", error))?;
+    let values = [uuid_text(&conversion_id), uuid_text(&campana_id)];
+    let row = database
+        .fetch_optional(
+            names::RESERVAR_COMISION,
+            "reading a conversion",
+            SQL,
+            &values,
+        )
+        .await?;
     let Some(row) = row else {
         return Ok(None);
     };
     Ok(Some(HechosDeLaReserva {
-        journey_id: parse_uuid("saga_comisiones_conversiones.journey_id", &row.journey_id)?,
-        fecha_conversion: parse_instant(
-            "saga_comisiones_conversiones.occurred_at",
-            &row.occurred_at,
-        )?,
-        dias_retencion: parse_u32(
-            "saga_comisiones_campanas.dias_retencion",
-            row.dias_retencion,
-        )?,
+        journey_id: parse_uuid("saga_comisiones_conversiones.journey_id", row.text(0)?)?,
+        fecha_conversion: parse_instant("saga_comisiones_conversiones.occurred_at", row.text(1)?)?,
+        dias_retencion: parse_u32("saga_comisiones_campanas.dias_retencion", row.integer(2)?)?,
     }))
 }
 
@@ -267,6 +275,27 @@ impl Reactor for RevertirComision {
         }
     }
 
+    /// A reserved commission's conversion (was it compensated?); everything otherwise.
+    fn reads(&self, event: &Received) -> Keys {
+        match &event.event {
+            AnyEvent::Comision(ComisionEvent::ComisionReservada { datos, .. }) => {
+                Keys::of([datos.conversion_id])
+            }
+            _ => Keys::All,
+        }
+    }
+
+    /// A new commission is a row of its conversion; a change of state or a compensation
+    /// may concern any conversion's commissions.
+    fn writes(&self, event: &Received) -> Keys {
+        match &event.event {
+            AnyEvent::Comision(ComisionEvent::ComisionReservada { datos, .. }) => {
+                Keys::of([datos.conversion_id])
+            }
+            _ => Keys::All,
+        }
+    }
+
     async fn react(&self, event: &Received, reaction: &Reaction<'_>) -> Result<(), ConsumerError> {
         let database = reaction.database();
         match &event.event {
@@ -358,17 +387,15 @@ async fn motivo_de_compensacion(
     conversion_id: Uuid,
 ) -> Result<Option<String>, StoreError> {
     const SQL: &str = "SELECT motivo FROM saga_comisiones_compensaciones WHERE conversion_id = $1";
-    on_pool!(database, pool => sqlx::query_scalar::<_, String>(SQL)
-        .bind(conversion_id.to_string())
-        .fetch_optional(pool)
-        .await)
-    .map_err(|error| failed(names::REVERTIR_COMISION, "reading a compensation", error))
-}
-
-#[derive(sqlx::FromRow)]
-struct ComisionRow {
-    comision_id: String,
-    journey_id: String,
+    let row = database
+        .fetch_optional(
+            names::REVERTIR_COMISION,
+            "reading a compensation",
+            SQL,
+            &[uuid_text(&conversion_id)],
+        )
+        .await?;
+    row.map(|row| row.text(0).map(str::to_string)).transpose()
 }
 
 async fn comisiones_sin_revertir(
@@ -377,17 +404,23 @@ async fn comisiones_sin_revertir(
 ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
     const SQL: &str = "SELECT comision_id, journey_id FROM saga_comisiones \
          WHERE conversion_id = $1 AND estado <> $2 ORDER BY comision_id";
-    let rows = on_pool!(database, pool => sqlx::query_as::<_, ComisionRow>(SQL)
-        .bind(conversion_id.to_string())
-        .bind(REVERTIDA)
-        .fetch_all(pool)
-        .await)
-    .map_err(|error| failed(names::REVERTIR_COMISION, "reading commissions", error))?;
+    let values = [
+        uuid_text(&conversion_id),
+        SqlValue::Text(REVERTIDA.to_string()),
+    ];
+    let rows = database
+        .fetch_all(
+            names::REVERTIR_COMISION,
+            "reading commissions",
+            SQL,
+            &values,
+        )
+        .await?;
     rows.iter()
         .map(|row| {
             Ok((
-                parse_uuid("saga_comisiones.comision_id", &row.comision_id)?,
-                parse_uuid("saga_comisiones.journey_id", &row.journey_id)?,
+                parse_uuid("saga_comisiones.comision_id", row.text(0)?)?,
+                parse_uuid("saga_comisiones.journey_id", row.text(1)?)?,
             ))
         })
         .collect()

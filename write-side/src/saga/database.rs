@@ -15,20 +15,6 @@ use sqlx::postgres::PgPool;
 
 use super::SagaError;
 
-/// Runs the same code on whichever pool is open (the statements are dialect-neutral).
-macro_rules! on_pool {
-    ($database:expr, $pool:ident => $body:expr) => {
-        match $database {
-            SagaDatabase::Sqlite(store) => {
-                let $pool = store.pool();
-                $body
-            }
-            SagaDatabase::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use on_pool;
-
 /// Binds `values`, in order, to an sqlx query.
 macro_rules! bind_all {
     ($query:expr, $values:expr) => {{
@@ -49,7 +35,7 @@ macro_rules! bind_all {
 #[derive(Clone, Debug)]
 pub enum SagaDatabase {
     /// The SQLite file of the event store (or of the consumers, with EventStoreDB): read
-    /// through its pool, written through its writer.
+    /// on its read-only connections, written through its writer.
     Sqlite(SqliteEventStore),
     /// The PostgreSQL database of the event store (or of the consumers, with EventStoreDB).
     Postgres(PgPool),
@@ -229,16 +215,143 @@ impl SagaDatabase {
         }
     }
 
+    /// Every row `sql` answers with `values` bound, for `consumer` while `doing` (named in
+    /// the error). On SQLite, read in the calling task (see `SqliteEventStore::query`): the
+    /// reactions' lookups are the saga's hot path.
+    pub(crate) async fn fetch_all(
+        &self,
+        consumer: &str,
+        doing: &str,
+        sql: &'static str,
+        values: &[SqlValue],
+    ) -> Result<Vec<Row>, StoreError> {
+        match self {
+            SagaDatabase::Sqlite(store) => {
+                let statement = Write::new(sql, values.to_vec()).statement();
+                let context = format!("saga consumer '{consumer}': {doing}");
+                let rows = store.query(&context, &statement)?;
+                Ok(rows.into_iter().map(Row::from_sqlite).collect())
+            }
+            SagaDatabase::Postgres(pool) => {
+                let rows = bind_all!(sqlx::query(sql), values)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(|error| failed(consumer, doing, error))?;
+                rows.iter()
+                    .map(|row| {
+                        Row::from_postgres(row).map_err(|error| failed(consumer, doing, error))
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The first row `sql` answers, if any; see [`SagaDatabase::fetch_all`].
+    pub(crate) async fn fetch_optional(
+        &self,
+        consumer: &str,
+        doing: &str,
+        sql: &'static str,
+        values: &[SqlValue],
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(self
+            .fetch_all(consumer, doing, sql, values)
+            .await?
+            .into_iter()
+            .next())
+    }
+
     /// The rule codes of the commands `consumer` had rejected, oldest first (for operators
     /// and tests).
     pub async fn rejections(&self, consumer: &str) -> Result<Vec<String>, StoreError> {
         const SQL: &str =
             "SELECT code FROM saga_rechazos WHERE consumer = $1 ORDER BY recorded_at, causa";
-        on_pool!(self, pool => sqlx::query_scalar::<_, String>(SQL)
-            .bind(consumer)
-            .fetch_all(pool)
-            .await
-            .map_err(|error| failed(consumer, "reading its rejected commands", error)))
+        let values = [SqlValue::Text(consumer.to_string())];
+        let rows = self
+            .fetch_all(consumer, "reading its rejected commands", SQL, &values)
+            .await?;
+        rows.iter()
+            .map(|row| row.text(0).map(str::to_string))
+            .collect()
+    }
+}
+
+/// One row a query of the saga's tables answered, its columns in the query's order.
+#[derive(Debug)]
+pub(crate) struct Row {
+    columns: Vec<SqlValue>,
+}
+
+impl Row {
+    /// The text of column `index` (from 0).
+    pub fn text(&self, index: usize) -> Result<&str, StoreError> {
+        match self.optional_text(index)? {
+            Some(text) => Ok(text),
+            None => Err(unexpected(index, "NULL", "text")),
+        }
+    }
+
+    /// The text of column `index`, or `None` when it is NULL.
+    pub fn optional_text(&self, index: usize) -> Result<Option<&str>, StoreError> {
+        match self.columns.get(index) {
+            Some(SqlValue::Text(text)) => Ok(Some(text)),
+            Some(SqlValue::OptionalText(text)) => Ok(text.as_deref()),
+            Some(SqlValue::Integer(value)) => Err(unexpected(index, &value.to_string(), "text")),
+            None => Err(unexpected(index, "nothing", "text")),
+        }
+    }
+
+    /// The integer of column `index`.
+    pub fn integer(&self, index: usize) -> Result<i64, StoreError> {
+        match self.columns.get(index) {
+            Some(SqlValue::Integer(value)) => Ok(*value),
+            Some(SqlValue::Text(text) | SqlValue::OptionalText(Some(text))) => {
+                Err(unexpected(index, text, "an integer"))
+            }
+            Some(SqlValue::OptionalText(None)) => Err(unexpected(index, "NULL", "an integer")),
+            None => Err(unexpected(index, "nothing", "an integer")),
+        }
+    }
+
+    fn from_sqlite(values: Vec<SqlParam>) -> Self {
+        let columns = values
+            .into_iter()
+            .map(|value| match value {
+                SqlParam::Integer(value) => SqlValue::Integer(value),
+                SqlParam::Text(text) => SqlValue::Text(text),
+                SqlParam::Null => SqlValue::OptionalText(None),
+                SqlParam::Blob(bytes) => {
+                    SqlValue::Text(String::from_utf8_lossy(&bytes).into_owned())
+                }
+            })
+            .collect();
+        Row { columns }
+    }
+
+    /// The saga's tables hold text and 64-bit integers only.
+    fn from_postgres(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        use sqlx::{Column, Row as _, TypeInfo};
+        let columns = row
+            .columns()
+            .iter()
+            .map(|column| {
+                let index = column.ordinal();
+                Ok(match column.type_info().name() {
+                    "INT8" => row
+                        .try_get::<Option<i64>, _>(index)?
+                        .map_or(SqlValue::OptionalText(None), SqlValue::Integer),
+                    _ => SqlValue::OptionalText(row.try_get::<Option<String>, _>(index)?),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Row { columns })
+    }
+}
+
+fn unexpected(index: usize, found: &str, wanted: &str) -> StoreError {
+    StoreError::Database {
+        context: "reading the saga's tables".to_string(),
+        source: format!("column {index} of the row holds {found}, not {wanted}").into(),
     }
 }
 

@@ -12,9 +12,18 @@
 //!   commands carry ids derived from it and the aggregates treat repeats as done, and its
 //!   own writes are idempotent.
 //!
+//! Reactions to events that do not depend on each other run concurrently: the batch is cut
+//! into segments within which no event teaches the reactor anything that a reaction earlier
+//! in the segment reads ([`Reactor::reads`], [`Reactor::writes`]). A segment's learning is
+//! committed, with the checkpoint of the event before its first reaction, and then its
+//! reactions run side by side; a redelivery cuts the same segments again, so every reaction
+//! sees exactly what it would have seen in order.
+//!
 //! A command an aggregate rejects (a business rule, an invalid transition) is logged,
 //! recorded in `saga_rechazos` and skipped; only store failures and exhausted conflict
 //! retries fail the batch, which the runner then retries with backoff.
+
+use std::sync::Arc;
 
 use alpes_domain::atribucion::{Atribucion, AtribucionEvent};
 use alpes_domain::campana::{Campana, CampanaEvent};
@@ -23,6 +32,7 @@ use alpes_domain::interaccion::{Interaccion, InteraccionEvent};
 use alpes_domain::RuleViolation;
 use alpes_event_store::{Consumer, ConsumerError, Position, RecordedEvent, StoreError};
 use cqrs_es::Aggregate;
+use futures::StreamExt;
 use uuid::Uuid;
 
 use super::database::{Rejection, SagaDatabase, Write};
@@ -69,20 +79,90 @@ pub(crate) trait Reactor: Send + Sync + 'static {
     /// Whether `event` calls for [`Reactor::react`].
     fn reacts_to(&self, event: &Received) -> bool;
 
+    /// What the reaction to `event` reads of the reactor's tables. Default: everything.
+    fn reads(&self, _event: &Received) -> Keys {
+        Keys::All
+    }
+
+    /// What [`Reactor::learn`] of `event` changes in the reactor's tables, when it learns
+    /// anything. Default: everything.
+    fn writes(&self, _event: &Received) -> Keys {
+        Keys::All
+    }
+
     /// Sends the commands `event` calls for. Reads of the reactor's tables see what was
     /// learned up to and including `event`.
     async fn react(&self, event: &Received, reaction: &Reaction<'_>) -> Result<(), ConsumerError>;
 }
 
+/// Which rows of a reactor's tables an event's learning or reaction touches: those of some
+/// aggregates (a journey, a campaign, a conversion: ids never repeat across kinds), or all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Keys {
+    Some(Vec<Uuid>),
+    All,
+}
+
+impl Keys {
+    pub fn of(ids: impl IntoIterator<Item = Uuid>) -> Self {
+        Keys::Some(ids.into_iter().collect())
+    }
+}
+
+/// How many reactions of one segment run at once.
+const CONCURRENT_REACTIONS: usize = 256;
+
+/// Events of a batch whose reactions can run side by side.
+#[derive(Default)]
+struct Segment {
+    /// What its events taught, not yet committed.
+    learned: Vec<Write>,
+    /// The position of the event before its first reaction: the checkpoint committed with
+    /// its learning before the reactions run.
+    before_reactions: Option<Position>,
+    reactions: Vec<Received>,
+    /// What its reactions read (`None`: everything).
+    read: Option<std::collections::HashSet<Uuid>>,
+}
+
+impl Segment {
+    /// Whether learning what touches `keys` would change what a reaction already in the
+    /// segment reads.
+    fn conflicts_with(&self, keys: &Keys) -> bool {
+        if self.reactions.is_empty() {
+            return false;
+        }
+        match (&self.read, keys) {
+            (None, _) | (_, Keys::All) => true,
+            (Some(read), Keys::Some(ids)) => ids.iter().any(|id| read.contains(id)),
+        }
+    }
+
+    fn add_reaction(&mut self, received: Received, reads: Keys, before: Option<Position>) {
+        if self.reactions.is_empty() {
+            self.before_reactions = before;
+            self.read = Some(std::collections::HashSet::new());
+        }
+        match (reads, &mut self.read) {
+            (Keys::Some(ids), Some(read)) => read.extend(ids),
+            _ => self.read = None,
+        }
+        self.reactions.push(received);
+    }
+}
+
 /// Runs a [`Reactor`] as a consumer of the global log.
 pub(crate) struct SagaConsumer<R> {
-    reactor: R,
+    reactor: Arc<R>,
     database: SagaDatabase,
 }
 
 impl<R: Reactor> SagaConsumer<R> {
     pub fn new(reactor: R, database: SagaDatabase) -> Self {
-        SagaConsumer { reactor, database }
+        SagaConsumer {
+            reactor: Arc::new(reactor),
+            database,
+        }
     }
 
     /// Decodes `recorded` when the reactor is interested in it.
@@ -142,33 +222,90 @@ impl<R: Reactor> Consumer for SagaConsumer<R> {
     }
 
     async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ConsumerError> {
-        let name = self.reactor.name();
-        let mut learned: Vec<Write> = Vec::new();
-        // The last event of this batch that was fully handled.
-        let mut handled: Option<Position> = None;
+        let mut segment = Segment::default();
+        // The last event of the batch looked at: every event up to it is handled once the
+        // current segment's reactions are.
+        let mut last: Option<Position> = None;
         for recorded in batch {
             if let Some(received) = self.receive(recorded)? {
-                learned.extend(self.reactor.learn(&received));
+                let learned = self.reactor.learn(&received);
+                if !learned.is_empty() && segment.conflicts_with(&self.reactor.writes(&received)) {
+                    self.run(std::mem::take(&mut segment)).await?;
+                }
+                segment.learned.extend(learned);
                 if self.reactor.reacts_to(&received) {
-                    // Nothing learned since the last commit: the committed checkpoint (older)
-                    // already replays exactly the same state.
-                    if !learned.is_empty() {
-                        self.database.commit(name, &learned, handled).await?;
-                        learned.clear();
-                    }
-                    let reaction = Reaction {
-                        consumer: name,
-                        database: &self.database,
-                        event: &received,
-                    };
-                    self.reactor.react(&received, &reaction).await?;
+                    let reads = self.reactor.reads(&received);
+                    segment.add_reaction(received, reads, last);
                 }
             }
-            handled = Some(recorded.position);
+            last = Some(recorded.position);
         }
-        self.database.commit(name, &learned, handled).await?;
+        let learned = if segment.reactions.is_empty() {
+            segment.learned
+        } else {
+            self.run(segment).await?;
+            Vec::new()
+        };
+        self.database
+            .commit(self.reactor.name(), &learned, last)
+            .await?;
         Ok(())
     }
+}
+
+impl<R: Reactor> SagaConsumer<R> {
+    /// Commits what `segment` learned with the checkpoint before its first reaction, then
+    /// runs its reactions side by side. Fails with the first reaction that failed, once all
+    /// have finished.
+    async fn run(&self, segment: Segment) -> Result<(), ConsumerError> {
+        let name = self.reactor.name();
+        let started = std::time::Instant::now();
+        // Nothing learned since the last commit: the committed checkpoint (older) already
+        // replays exactly the same state.
+        if !segment.learned.is_empty() {
+            self.database
+                .commit(name, &segment.learned, segment.before_reactions)
+                .await?;
+        }
+        let committed = started.elapsed();
+        let reactions = segment.reactions.len();
+        // Each on a task of its own, so reactions use every core of the runtime.
+        let tasks: Vec<_> = segment
+            .reactions
+            .into_iter()
+            .map(|received| {
+                tokio::spawn(react(self.reactor.clone(), self.database.clone(), received))
+            })
+            .collect();
+        let outcomes = futures::stream::iter(tasks)
+            .buffer_unordered(CONCURRENT_REACTIONS)
+            .collect::<Vec<_>>()
+            .await;
+        tracing::debug!(
+            consumer = name,
+            learned = segment.learned.len(),
+            reactions,
+            commit_ms = committed.as_secs_f64() * 1_000.0,
+            reactions_ms = (started.elapsed() - committed).as_secs_f64() * 1_000.0,
+            "segment handled"
+        );
+        outcomes
+            .into_iter()
+            .try_for_each(|outcome| outcome.unwrap_or_else(|error| Err(ConsumerError::new(error))))
+    }
+}
+
+async fn react<R: Reactor>(
+    reactor: Arc<R>,
+    database: SagaDatabase,
+    received: Received,
+) -> Result<(), ConsumerError> {
+    let reaction = Reaction {
+        consumer: reactor.name(),
+        database: &database,
+        event: &received,
+    };
+    reactor.react(&received, &reaction).await
 }
 
 /// What a reactor needs while reacting to one event: the metadata of its commands and the

@@ -5,7 +5,7 @@ use alpes_domain::interaccion::{Interaccion, InteraccionCommand, InteraccionEven
 use alpes_event_store::{ConsumerError, StoreError};
 use uuid::Uuid;
 
-use super::database::{failed, on_pool, parse_uuid, uuid_text, SagaDatabase, Write};
+use super::database::{parse_uuid, uuid_text, SagaDatabase, Write};
 use super::names;
 use super::reactor::{stream, AnyEvent, Reaction, Reactor, Received};
 use crate::CommandServices;
@@ -100,12 +100,15 @@ fn journey_fraudulento(evento: &AtribucionEvent) -> Option<&Conversion> {
 async fn interacciones(database: &SagaDatabase, journey_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
     const SQL: &str = "SELECT interaccion_id FROM saga_tracking_interacciones \
          WHERE journey_id = $1 ORDER BY interaccion_id";
-    let ids = on_pool!(database, pool => sqlx::query_scalar::<_, String>(SQL)
-        .bind(journey_id.to_string())
-        .fetch_all(pool)
-        .await)
-    .map_err(|error| failed(names::DESCARTAR_INTERACCION, "reading a journey", error))?;
-    ids.iter()
-        .map(|id| parse_uuid("saga_tracking_interacciones.interaccion_id", id))
+    let rows = database
+        .fetch_all(
+            names::DESCARTAR_INTERACCION,
+            "reading a journey",
+            SQL,
+            &[uuid_text(&journey_id)],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| parse_uuid("saga_tracking_interacciones.interaccion_id", row.text(0)?))
         .collect()
 }
