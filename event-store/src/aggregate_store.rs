@@ -124,6 +124,28 @@ where
         }
     }
 
+    /// `context` with the events appended after its sequence applied.
+    async fn catch_up(
+        &self,
+        mut context: EventStoreAggregateContext<A>,
+    ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
+        let events = if context.current_sequence == 0 {
+            self.repository
+                .get_events::<A>(&context.aggregate_id)
+                .await?
+        } else {
+            self.repository
+                .get_last_events::<A>(&context.aggregate_id, context.current_sequence)
+                .await?
+        };
+        for event in events {
+            let envelope = self.decode(event)?;
+            context.current_sequence = envelope.sequence;
+            context.aggregate.apply(envelope.payload);
+        }
+        Ok(context)
+    }
+
     fn decode(&self, event: SerializedEvent) -> Result<EventEnvelope<A>, AggregateError<A::Error>> {
         decode_event::<A>(upcast(event, &self.upcasters))
             .map_err(|error| AggregateError::DeserializationError(Box::new(error)))
@@ -270,41 +292,31 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
             _ => self.load_aggregate(aggregate_id).await?,
         };
         let loaded_sequence = context.current_sequence;
-        let mut accepted: Vec<A::Event> = Vec::new();
-        let mut decisions = Vec::with_capacity(commands.len());
+        // What each command did: the version after it and how many events it added.
+        let mut versions = Vec::with_capacity(commands.len());
+        let mut appended: Vec<EventsWithMetadata<A>> = Vec::new();
+        let mut version = loaded_sequence;
         for (command, metadata) in commands {
             let sink = EventSink::default();
             let decision = context.aggregate.handle(command, services, &sink).await;
             let events = sink.collect().await;
             match decision {
                 Ok(()) => {
-                    accepted.extend(events.iter().cloned());
-                    decisions.push(Ok((events, metadata)));
+                    version += events.len();
+                    versions.push(Ok((version, events.len())));
+                    appended.push((events, metadata));
                 }
                 Err(error) => {
                     if !events.is_empty() {
                         // It changed the state before refusing: start again from the
                         // store, with only the accepted commands' events.
                         context = self.load_aggregate(aggregate_id).await?;
-                        for event in &accepted {
+                        for event in appended.iter().flat_map(|(events, _)| events) {
                             context.aggregate.apply(event.clone());
                         }
                     }
-                    decisions.push(Err(error));
+                    versions.push(Err(error));
                 }
-            }
-        }
-        let mut versions = Vec::with_capacity(decisions.len());
-        let mut appended = Vec::new();
-        let mut version = loaded_sequence;
-        for decision in decisions {
-            match decision {
-                Ok((events, metadata)) => {
-                    version += events.len();
-                    versions.push(Ok((version, events.len())));
-                    appended.push((events, metadata));
-                }
-                Err(error) => versions.push(Err(error)),
             }
         }
         let envelopes = envelopes(aggregate_id, loaded_sequence, appended);
@@ -334,23 +346,6 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
             }));
         }
         Ok((outcomes, context))
-    }
-
-    /// `context` with the events appended after its sequence applied.
-    async fn catch_up(
-        &self,
-        mut context: EventStoreAggregateContext<A>,
-    ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
-        let events = self
-            .repository
-            .get_last_events::<A>(&context.aggregate_id, context.current_sequence)
-            .await?;
-        for event in events {
-            let envelope = self.decode(event)?;
-            context.current_sequence = envelope.sequence;
-            context.aggregate.apply(envelope.payload);
-        }
-        Ok(context)
     }
 
     async fn commit_at(
@@ -390,20 +385,8 @@ where
         &self,
         aggregate_id: &str,
     ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
-        let mut context = self.starting_point(aggregate_id).await?;
-        let events = if context.current_sequence == 0 {
-            self.repository.get_events::<A>(aggregate_id).await?
-        } else {
-            self.repository
-                .get_last_events::<A>(aggregate_id, context.current_sequence)
-                .await?
-        };
-        for event in events {
-            let envelope = self.decode(event)?;
-            context.current_sequence = envelope.sequence;
-            context.aggregate.apply(envelope.payload);
-        }
-        Ok(context)
+        let context = self.starting_point(aggregate_id).await?;
+        self.catch_up(context).await
     }
 
     /// Commits `events` after `context.current_sequence`. As with `CqrsFramework`, the

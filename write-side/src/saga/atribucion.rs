@@ -302,7 +302,7 @@ async fn journey(
 
 fn touchpoint(row: &Row) -> Result<Touchpoint, StoreError> {
     Ok(Touchpoint {
-        interaccion_id: parse_uuid("saga_atribucion_touchpoints.interaccion_id", row.text(0)?)?,
+        interaccion_id: row.uuid(0, "saga_atribucion_touchpoints.interaccion_id")?,
         tipo: parse_enum("saga_atribucion_touchpoints.tipo", row.text(1)?)?,
         partner_id: row
             .optional_text(2)?
@@ -332,7 +332,7 @@ async fn primera_conversion_del_pedido(
         .fetch_optional(names::ATRIBUIR_CONVERSION, "reading an order", SQL, &values)
         .await?;
     primera
-        .map(|row| parse_uuid("saga_atribucion_pedidos.conversion_id", row.text(0)?))
+        .map(|row| row.uuid(0, "saga_atribucion_pedidos.conversion_id"))
         .transpose()
 }
 
@@ -490,7 +490,7 @@ impl Reactor for RevertirPorFraude {
         if fraude.reservas_sin_liberar > 0 {
             return Ok(());
         }
-        let journey = parse_uuid("saga_atribucion_fraudes.journey_id", &fraude.journey_id)?;
+        let journey = fraude.journey_id;
         revertir_atribucion(
             &self.commands,
             reaction,
@@ -528,12 +528,12 @@ async fn conversion_de_reserva(
             &[uuid_text(&comision_id)],
         )
         .await?;
-    row.map(|row| parse_uuid("saga_atribucion_reservas.conversion_id", row.text(0)?))
+    row.map(|row| row.uuid(0, "saga_atribucion_reservas.conversion_id"))
         .transpose()
 }
 
 struct FraudePendiente {
-    journey_id: String,
+    journey_id: Uuid,
     reservas_sin_liberar: i64,
 }
 
@@ -556,7 +556,7 @@ async fn fraude_pendiente(
         .await?;
     row.map(|row| {
         Ok(FraudePendiente {
-            journey_id: row.text(0)?.to_string(),
+            journey_id: row.uuid(0, "saga_atribucion_fraudes.journey_id")?,
             reservas_sin_liberar: row.integer(1)?,
         })
     })

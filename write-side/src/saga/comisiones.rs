@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::atribucion::fraude_tras_atribuir;
 use super::database::{
-    instant_text, parse_instant, parse_u32, parse_uuid, uuid_text, SagaDatabase, SqlValue, Write,
+    instant_text, parse_instant, parse_u32, uuid_text, SagaDatabase, SqlValue, Write,
 };
 use super::names;
 use super::reactor::{stream, AnyEvent, Keys, Reaction, Reactor, Received};
@@ -178,7 +178,7 @@ async fn hechos_de_la_reserva(
         return Ok(None);
     };
     Ok(Some(HechosDeLaReserva {
-        journey_id: parse_uuid("saga_comisiones_conversiones.journey_id", row.text(0)?)?,
+        journey_id: row.uuid(0, "saga_comisiones_conversiones.journey_id")?,
         fecha_conversion: parse_instant("saga_comisiones_conversiones.occurred_at", row.text(1)?)?,
         dias_retencion: parse_u32("saga_comisiones_campanas.dias_retencion", row.integer(2)?)?,
     }))
@@ -419,8 +419,8 @@ async fn comisiones_sin_revertir(
     rows.iter()
         .map(|row| {
             Ok((
-                parse_uuid("saga_comisiones.comision_id", row.text(0)?)?,
-                parse_uuid("saga_comisiones.journey_id", row.text(1)?)?,
+                row.uuid(0, "saga_comisiones.comision_id")?,
+                row.uuid(1, "saga_comisiones.journey_id")?,
             ))
         })
         .collect()

@@ -301,6 +301,11 @@ impl Row {
         }
     }
 
+    /// The UUID in column `index`, named `column` in the error when it is not one.
+    pub fn uuid(&self, index: usize, column: &'static str) -> Result<uuid::Uuid, StoreError> {
+        parse_uuid(column, self.text(index)?)
+    }
+
     /// The integer of column `index`.
     pub fn integer(&self, index: usize) -> Result<i64, StoreError> {
         match self.columns.get(index) {

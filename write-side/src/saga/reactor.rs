@@ -32,7 +32,6 @@ use alpes_domain::interaccion::{Interaccion, InteraccionEvent};
 use alpes_domain::RuleViolation;
 use alpes_event_store::{Consumer, ConsumerError, Position, RecordedEvent, StoreError};
 use cqrs_es::Aggregate;
-use futures::StreamExt;
 use uuid::Uuid;
 
 use super::database::{Rejection, SagaDatabase, Write};
@@ -269,18 +268,27 @@ impl<R: Reactor> SagaConsumer<R> {
         }
         let committed = started.elapsed();
         let reactions = segment.reactions.len();
-        // Each on a task of its own, so reactions use every core of the runtime.
-        let tasks: Vec<_> = segment
-            .reactions
-            .into_iter()
-            .map(|received| {
-                tokio::spawn(react(self.reactor.clone(), self.database.clone(), received))
-            })
-            .collect();
-        let outcomes = futures::stream::iter(tasks)
-            .buffer_unordered(CONCURRENT_REACTIONS)
-            .collect::<Vec<_>>()
-            .await;
+        // Each on a task of its own, so reactions use every core of the runtime; at most
+        // CONCURRENT_REACTIONS at once. The first failure is answered once all are done.
+        let mut running = tokio::task::JoinSet::new();
+        let mut outcome = Ok(());
+        let mut settle = |done: Result<Result<(), ConsumerError>, tokio::task::JoinError>| {
+            let done = done.unwrap_or_else(|error| Err(ConsumerError::new(error)));
+            if outcome.is_ok() {
+                outcome = done;
+            }
+        };
+        for received in segment.reactions {
+            if running.len() >= CONCURRENT_REACTIONS {
+                if let Some(done) = running.join_next().await {
+                    settle(done);
+                }
+            }
+            running.spawn(react(self.reactor.clone(), self.database.clone(), received));
+        }
+        while let Some(done) = running.join_next().await {
+            settle(done);
+        }
         tracing::debug!(
             consumer = name,
             learned = segment.learned.len(),
@@ -289,9 +297,7 @@ impl<R: Reactor> SagaConsumer<R> {
             reactions_ms = (started.elapsed() - committed).as_secs_f64() * 1_000.0,
             "segment handled"
         );
-        outcomes
-            .into_iter()
-            .try_for_each(|outcome| outcome.unwrap_or_else(|error| Err(ConsumerError::new(error))))
+        outcome
     }
 }
 

@@ -5,7 +5,7 @@ use alpes_domain::interaccion::{Interaccion, InteraccionCommand, InteraccionEven
 use alpes_event_store::{ConsumerError, StoreError};
 use uuid::Uuid;
 
-use super::database::{parse_uuid, uuid_text, SagaDatabase, Write};
+use super::database::{uuid_text, SagaDatabase, Write};
 use super::names;
 use super::reactor::{stream, AnyEvent, Reaction, Reactor, Received};
 use crate::CommandServices;
@@ -109,6 +109,6 @@ async fn interacciones(database: &SagaDatabase, journey_id: Uuid) -> Result<Vec<
         )
         .await?;
     rows.iter()
-        .map(|row| parse_uuid("saga_tracking_interacciones.interaccion_id", row.text(0)?))
+        .map(|row| row.uuid(0, "saga_tracking_interacciones.interaccion_id"))
         .collect()
 }
