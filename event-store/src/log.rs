@@ -109,7 +109,7 @@ impl RecordedEvent {
                 reason: format!("not an event of {}", A::TYPE),
             });
         }
-        crate::aggregate_store::decode_event(self.event.clone())
+        crate::aggregate_store::decode_event(&self.event)
     }
 }
 
