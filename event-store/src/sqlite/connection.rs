@@ -23,8 +23,9 @@ const LONG_WAIT: Duration = Duration::from_millis(1);
 
 /// The writer's page cache, in SQLite's unit for `cache_size` (negative: KiB).
 const WRITER_CACHE_KIB: i64 = -65_536;
-/// WAL frames (pages) after which a commit checkpoints the WAL into the database file.
-const WAL_PAGES_BEFORE_CHECKPOINT: i64 = 4_000;
+/// WAL frames (pages) after which a commit checkpoints the WAL into the database file: a
+/// backstop only, as the WAL copier (`wal_copier`) copies it back beside the writer.
+const WAL_PAGES_BEFORE_CHECKPOINT: i64 = 32_000;
 
 /// The busy handler: `count` is how many times it was called for this lock already.
 fn wait_for_lock(count: i32) -> bool {
@@ -76,8 +77,8 @@ pub(crate) fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     // its page cache stays valid between commits: 64 MiB keeps the indexes that every append touches at random (aggregate ids are
     // UUIDs) in memory instead of reading them back.
     connection.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
-    // Checkpoints every 16 MiB of WAL rather than 4: a page that many appends touched is
-    // copied back once per checkpoint, so fewer checkpoints copy fewer pages in all.
+    // The WAL copier checkpoints beside the writer; the writer itself only when the WAL
+    // reaches 125 MiB without having restarted.
     connection.pragma_update(None, "wal_autocheckpoint", WAL_PAGES_BEFORE_CHECKPOINT)?;
     connection.set_prepared_statement_cache_capacity(128);
     Ok(connection)

@@ -9,6 +9,8 @@
 //! - Aggregate loads and log reads use read-only connections in the calling task; readers
 //!   never wait for the writer (WAL). Other SQL (migrations, the write side's own reads)
 //!   uses an sqlx pool.
+//! - A thread of its own copies the WAL back into the file (`wal_copier`), so commits do
+//!   not wait for checkpoints.
 //! - The writer keeps the newest events in memory and signals each commit in-process, so
 //!   consumers wake at once and read them without a query.
 //! - A reader of the whole log (the audit export) can scan it on its own connection and
@@ -24,6 +26,7 @@ mod repository;
 mod rows;
 mod statement;
 mod tail;
+mod wal_copier;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +77,7 @@ struct Inner {
     log: Arc<SqliteEventLog>,
     checkpoints: Arc<SqliteCheckpointStore>,
     leases: Arc<ProcessLeaseProvider>,
+    _wal_copier: wal_copier::WalCopier,
 }
 
 impl SqliteEventStore {
@@ -122,6 +126,7 @@ impl SqliteEventStore {
                 upcasters: options.upcasters.clone(),
             },
         )?;
+        let wal_copier = wal_copier::spawn(path)?;
         let repository = SqliteEventRepository::new(readers.clone(), writer.clone());
         let log = Arc::new(SqliteEventLog::new(
             readers.clone(),
@@ -141,6 +146,7 @@ impl SqliteEventStore {
                 log,
                 checkpoints,
                 leases,
+                _wal_copier: wal_copier,
             }),
         })
     }
