@@ -90,13 +90,31 @@ async fn serve_logs_json_lines_with_request_and_command_spans_when_stderr_is_not
     let mut seen: Vec<String> = Vec::new();
     let address = started_address(&received, &mut seen);
 
-    let request_id = format!("logs-{}", Uuid::new_v4());
+    // An interaction first: ingest commands log their successes at debug only.
+    let client = reqwest::Client::new();
     let click =
         json!({"tipo": "Click", "campana_id": Uuid::new_v4(), "journey_id": Uuid::new_v4()});
-    let response = reqwest::Client::new()
+    let response = client
         .post(format!("http://{address}/api/v1/interacciones"))
-        .header("x-request-id", &request_id)
         .json(&click)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let request_id = format!("logs-{}", Uuid::new_v4());
+    let campana = json!({
+        "marca": {"id": Uuid::new_v4(), "nombre": "Moda Sol"},
+        "nombre": "Verano",
+        "descripcion": "Colección de verano",
+        "fecha_inicio": "2025-01-01",
+        "fecha_fin": "2025-12-31",
+        "presupuesto": {"amount": 1_000_000, "currency": "EUR"},
+        "reglas_comision": {"compra": {"calculo": {"Porcentaje": {"bps": 1000}}}}
+    });
+    let response = client
+        .post(format!("http://{address}/api/v1/campanas"))
+        .header("x-request-id", &request_id)
+        .json(&campana)
         .send()
         .await
         .unwrap();
@@ -111,13 +129,22 @@ async fn serve_logs_json_lines_with_request_and_command_spans_when_stderr_is_not
             break parsed;
         }
     };
+    let ingest_successes = seen
+        .iter()
+        .map(|line| parse(line))
+        .filter(|parsed| {
+            parsed["fields"]["message"] == "command executed"
+                && parsed["span"]["command"] == "RegistrarInteraccion"
+        })
+        .count();
+    assert_eq!(ingest_successes, 0, "{seen:#?}");
     assert_eq!(span_names(&command_line), vec!["request", "command"]);
     let request = &command_line["spans"][0];
     assert_eq!(request["request_id"], request_id.as_str());
-    assert_eq!(request["path"], "/api/v1/interacciones");
+    assert_eq!(request["path"], "/api/v1/campanas");
     let command = &command_line["span"];
-    assert_eq!(command["aggregate"], "Interaccion");
-    assert_eq!(command["command"], "RegistrarInteraccion");
+    assert_eq!(command["aggregate"], "Campana");
+    assert_eq!(command["command"], "CrearCampana");
     assert_eq!(command["outcome"], "executed");
     assert_eq!(command["request_id"], request_id.as_str());
     assert!(command["duration_ms"].as_f64().is_some(), "{command_line}");
