@@ -33,9 +33,10 @@ use crate::commands::{CommandError, Executed};
 pub const COLLECTION: &str = "/api/v1/interacciones";
 /// The most interactions one request may carry.
 pub const MAX_BATCH: usize = 1_000;
-/// How many interactions of a batch are registered at once: enough to fill the store's
-/// group commit, few enough not to exhaust a connection pool.
-const CONCURRENCY: usize = 32;
+/// How many interactions of a batch are registered at once: a batch of 100 goes in one
+/// group commit of the store instead of four (each item waits for the commit that carries
+/// it), while a PostgreSQL pool of 16 serves them in turn.
+const CONCURRENCY: usize = 128;
 
 /// The routes of the tracking service, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
