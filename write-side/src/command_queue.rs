@@ -2,9 +2,9 @@
 //! it, then run together: one load, each command decided in arrival order on the state the
 //! ones before it left, one append. A hot campaign (it takes every reservation of its
 //! conversions) then costs one load and one durable append per group instead of per
-//! command, and its concurrent commands stop racing each other into conflicts. While groups
-//! of one aggregate follow each other, each starts from the aggregate the last one left
-//! and reads only the events appended since (by another process, say).
+//! command, and its concurrent commands stop racing each other into conflicts. Each group
+//! starts from the aggregate the last one left (kept for the [`KEPT_AGGREGATES`] most
+//! recently used) and reads only the events appended since (by another process, say).
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -20,6 +20,11 @@ use crate::commands::{backoff, executed, store_failure, MAX_ATTEMPTS};
 use crate::{CommandError, Executed};
 
 type Answer<A> = Result<Executed, CommandError<<A as Aggregate>::Error>>;
+
+/// How many aggregates are kept in memory between their groups. A campaign with 10,000
+/// reservations took ~10 ms to load from its snapshot, each time a pause in its commands
+/// ended a run of groups; the hot aggregates are few.
+const KEPT_AGGREGATES: usize = 64;
 
 /// A command waiting for its aggregate's group.
 struct Queued<A: Aggregate> {
@@ -46,6 +51,11 @@ struct Shared<A: Aggregate> {
     services: A::Services,
     /// Per aggregate with a group running: the commands that arrived since it started.
     waiting: Mutex<HashMap<Uuid, Vec<Queued<A>>>>,
+    /// Aggregates as their last group left them, with when that was (the least recently
+    /// used goes first when the map is full).
+    kept: Mutex<HashMap<Uuid, (u64, EventStoreAggregateContext<A>)>>,
+    /// Orders `kept`.
+    uses: std::sync::atomic::AtomicU64,
 }
 
 impl<A> CommandQueue<A>
@@ -60,6 +70,8 @@ where
                 store,
                 services,
                 waiting: Mutex::default(),
+                kept: Mutex::default(),
+                uses: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -113,18 +125,28 @@ where
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn kept(&self) -> MutexGuard<'_, HashMap<Uuid, (u64, EventStoreAggregateContext<A>)>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Runs groups of `id` until no command is waiting.
     async fn drain(self: Arc<Self>, id: Uuid) {
         let _guard = ForgetOnPanic { shared: &self, id };
-        // The aggregate as the last group left it: while groups follow each other, the
-        // next one reads only what others appended since, not the whole aggregate.
-        let mut cached = None;
+        // The aggregate as the last group left it: the next group reads only what others
+        // appended since, not the whole aggregate.
+        let mut cached = self.kept().remove(&id).map(|(_, context)| context);
         loop {
             let group = {
                 let mut waiting = self.waiting();
                 match waiting.get_mut(&id) {
                     Some(queue) if !queue.is_empty() => std::mem::take(queue),
                     _ => {
+                        // Kept before the queue goes, so the next group finds it.
+                        if let Some(context) = cached {
+                            self.keep(id, context);
+                        }
                         waiting.remove(&id);
                         return;
                     }
@@ -132,6 +154,23 @@ where
             };
             cached = self.run(id, group, cached).await;
         }
+    }
+
+    /// Keeps `context` for the next group of `id`, forgetting the least recently used
+    /// aggregate when [`KEPT_AGGREGATES`] are kept already.
+    fn keep(&self, id: Uuid, context: EventStoreAggregateContext<A>) {
+        let used = self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut kept = self.kept();
+        if kept.len() >= KEPT_AGGREGATES && !kept.contains_key(&id) {
+            let oldest = kept
+                .iter()
+                .min_by_key(|(_, (used, _))| *used)
+                .map(|(id, _)| *id);
+            if let Some(oldest) = oldest {
+                kept.remove(&oldest);
+            }
+        }
+        kept.insert(id, (used, context));
     }
 
     /// Runs one group; answers the aggregate after it, unless it failed.
