@@ -1,11 +1,12 @@
 //! `alpes bench saga`: purchases sent at a steady rate to an in-process `alpes serve`;
-//! for each, the time from its 201 to its `ComisionReservada` in the global log.
+//! for each, the time from its 201 to its `ComisionReservada` in the global log, and to each
+//! step between (`ConversionAtribuida`, `PresupuestoReservado`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alpes_event_store::{EventLog, EventStoreBackend, Position};
+use alpes_event_store::{EventLog, EventStoreBackend, Position, RecordedEvent};
 use anyhow::{bail, Context};
 use chrono::Utc;
 use futures::{stream, StreamExt};
@@ -22,8 +23,18 @@ const TICK: Duration = Duration::from_millis(10);
 /// How long the saga may take to finish after the last purchase.
 const DRAIN: Duration = Duration::from_secs(120);
 
-/// When each purchase was accepted and when its commission was reserved.
+/// When each purchase was accepted, by its id.
 type Times = Arc<Mutex<HashMap<Uuid, Instant>>>;
+
+/// The steps of the saga a purchase goes through, in order.
+const STEPS: [&str; 3] = [
+    "ConversionAtribuida",
+    "PresupuestoReservado",
+    "ComisionReservada",
+];
+
+/// When the bench read each step of each purchase's saga in the log, by purchase id.
+type Steps = Arc<Mutex<[HashMap<Uuid, Instant>; 3]>>;
 
 pub async fn saga(arguments: BenchSagaArgs) -> anyhow::Result<()> {
     if arguments.rate == 0 || arguments.seconds == 0 {
@@ -40,24 +51,25 @@ pub async fn saga(arguments: BenchSagaArgs) -> anyhow::Result<()> {
     wait_for_saga(&server.backend, Duration::from_secs(300)).await?;
     println!("{purchases} journeys with a partner click registered; sending purchases");
 
-    let reserved: Times = Arc::default();
+    let steps: Steps = Arc::default();
     let stop = CancellationToken::new();
     let follower = tokio::spawn(follow(
         server.backend.log(),
         head(&server.backend).await?,
-        reserved.clone(),
+        steps.clone(),
         stop.clone(),
     ));
     let (accepted, sending) =
         send_purchases(&client, &server, campana, &journeys, arguments.rate).await?;
 
     let deadline = Instant::now() + DRAIN;
-    while reserved.lock().map_or(0, |times| times.len()) < purchases && Instant::now() < deadline {
+    let reserved = |steps: &Steps| steps.lock().map_or(0, |steps| steps[2].len());
+    while reserved(&steps) < purchases && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.cancel();
     follower.await.context("the log follower")??;
-    report(&accepted, &reserved, purchases, sending, arguments.rate)?;
+    report(&accepted, &steps, purchases, sending, arguments.rate)?;
     server.stop().await
 }
 
@@ -191,11 +203,11 @@ async fn send_purchases(
     Ok((accepted, started.elapsed()))
 }
 
-/// Records when each conversion's `ComisionReservada` becomes readable in the log.
+/// Records when each purchase's saga steps become readable in the log.
 async fn follow(
     log: Arc<dyn EventLog>,
     mut after: Position,
-    reserved: Times,
+    steps: Steps,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     while !stop.is_cancelled() {
@@ -209,54 +221,77 @@ async fn follow(
         };
         after = last.position;
         let now = Instant::now();
-        let Ok(mut times) = reserved.lock() else {
+        let Ok(mut steps) = steps.lock() else {
             bail!("the timing table was poisoned");
         };
-        for event in events
-            .iter()
-            .filter(|event| event.event.event_type == "ComisionReservada")
-        {
-            let conversion = event.event.payload["ComisionReservada"]["datos"]["conversion_id"]
-                .as_str()
-                .and_then(|id| id.parse().ok());
-            if let Some(conversion) = conversion {
-                times.insert(conversion, now);
-            }
+        for (step, purchase) in events.iter().filter_map(saga_step) {
+            steps[step].entry(purchase).or_insert(now);
         }
     }
     Ok(())
 }
 
+/// Which of [`STEPS`] `event` is, and the purchase it is a step of.
+fn saga_step(event: &RecordedEvent) -> Option<(usize, Uuid)> {
+    let step = STEPS
+        .iter()
+        .position(|step| *step == event.event.event_type)?;
+    let payload = &event.event.payload[STEPS[step]];
+    let purchase = match step {
+        0 => &payload["conversion"]["interaccion_id"],
+        1 => &payload["conversion_id"],
+        _ => &payload["datos"]["conversion_id"],
+    };
+    Some((step, purchase.as_str()?.parse().ok()?))
+}
+
 fn report(
     accepted: &Times,
-    reserved: &Times,
+    steps: &Steps,
     purchases: usize,
     sending: Duration,
     rate: u32,
 ) -> anyhow::Result<()> {
-    let (Ok(accepted), Ok(reserved)) = (accepted.lock(), reserved.lock()) else {
+    let (Ok(accepted), Ok(steps)) = (accepted.lock(), steps.lock()) else {
         bail!("the timing tables were poisoned");
     };
-    let mut latencies: Vec<Duration> = accepted
-        .iter()
-        .filter_map(|(id, at)| Some(reserved.get(id)?.saturating_duration_since(*at)))
-        .collect();
-    latencies.sort();
+    let latencies = |from: &HashMap<Uuid, Instant>, to: &HashMap<Uuid, Instant>| {
+        let mut latencies: Vec<Duration> = from
+            .iter()
+            .filter_map(|(id, at)| Some(to.get(id)?.saturating_duration_since(*at)))
+            .collect();
+        latencies.sort();
+        latencies
+    };
+    let total = latencies(&accepted, &steps[2]);
     println!(
         "saga  {:.0} purchases/s sent (target {rate}) for {:.1} s; {} of {purchases} commissions \
          reserved; 201 → ComisionReservada p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         purchases as f64 / sending.as_secs_f64(),
         sending.as_secs_f64(),
-        latencies.len(),
-        millis(percentile(&latencies, 0.50)),
-        millis(percentile(&latencies, 0.90)),
-        millis(percentile(&latencies, 0.99)),
-        millis(latencies.last().copied().unwrap_or_default()),
+        total.len(),
+        millis(percentile(&total, 0.50)),
+        millis(percentile(&total, 0.90)),
+        millis(percentile(&total, 0.99)),
+        millis(total.last().copied().unwrap_or_default()),
     );
-    if latencies.len() < purchases {
+    let hops = [
+        ("201", &*accepted),
+        (STEPS[0], &steps[0]),
+        (STEPS[1], &steps[1]),
+    ];
+    for ((from, from_times), (to, to_times)) in hops.iter().zip(STEPS.iter().zip(steps.iter())) {
+        let hop = latencies(from_times, to_times);
+        println!(
+            "  {from} → {to}: p50 {:.1} ms, p99 {:.1} ms",
+            millis(percentile(&hop, 0.50)),
+            millis(percentile(&hop, 0.99)),
+        );
+    }
+    if total.len() < purchases {
         bail!(
             "{} purchases got no commission within {DRAIN:?}",
-            purchases - latencies.len()
+            purchases - total.len()
         );
     }
     Ok(())
