@@ -6,6 +6,7 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use alpes_test_support::requests::campana_json;
 use alpes_test_support::SqliteTestDb;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -102,19 +103,10 @@ async fn serve_logs_json_lines_with_request_and_command_spans_when_stderr_is_not
         .unwrap();
     assert_eq!(response.status(), 201);
     let request_id = format!("logs-{}", Uuid::new_v4());
-    let campana = json!({
-        "marca": {"id": Uuid::new_v4(), "nombre": "Moda Sol"},
-        "nombre": "Verano",
-        "descripcion": "Colección de verano",
-        "fecha_inicio": "2025-01-01",
-        "fecha_fin": "2025-12-31",
-        "presupuesto": {"amount": 1_000_000, "currency": "EUR"},
-        "reglas_comision": {"compra": {"calculo": {"Porcentaje": {"bps": 1000}}}}
-    });
     let response = client
         .post(format!("http://{address}/api/v1/campanas"))
         .header("x-request-id", &request_id)
-        .json(&campana)
+        .json(&campana_json())
         .send()
         .await
         .unwrap();

@@ -12,6 +12,7 @@ use alpes::configuration::Settings;
 use alpes::metrics::ConsumerLag;
 use alpes::startup::Application;
 use alpes_event_store::{EventStoreBackend, Position};
+use alpes_test_support::requests::campana_json;
 use alpes_test_support::SqliteTestDb;
 use alpes_write::saga::{names, SagaDatabase};
 use clap::Parser;
@@ -159,20 +160,8 @@ impl Metrics {
     }
 }
 
-fn campana_body() -> Value {
-    json!({
-        "marca": {"id": Uuid::new_v4(), "nombre": "Moda Sol"},
-        "nombre": "Verano",
-        "descripcion": "Colección de verano",
-        "fecha_inicio": "2025-01-01",
-        "fecha_fin": "2025-12-31",
-        "presupuesto": {"amount": 1_000_000, "currency": "EUR"},
-        "reglas_comision": {"compra": {"calculo": {"Porcentaje": {"bps": 1000}}}}
-    })
-}
-
 async fn active_campaign(app: &TestApp) -> Uuid {
-    let created = app.post("/api/v1/campanas", &campana_body()).await;
+    let created = app.post("/api/v1/campanas", &campana_json()).await;
     assert_eq!(created.status(), 201);
     let id: Uuid = created.json::<Value>().await.unwrap()["id"]
         .as_str()
@@ -386,14 +375,14 @@ async fn the_request_id_is_recorded_in_the_metadata_of_the_events_it_causes() {
         .client
         .post(format!("{}/api/v1/campanas", app.address))
         .header("x-request-id", &request_id)
-        .json(&campana_body())
+        .json(&campana_json())
         .send()
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
     assert_eq!(created.headers()["x-request-id"], request_id.as_str());
     // Without one, the server makes one up and answers with it.
-    let other = app.post("/api/v1/campanas", &campana_body()).await;
+    let other = app.post("/api/v1/campanas", &campana_json()).await;
     let generated = other.headers()["x-request-id"]
         .to_str()
         .unwrap()
@@ -495,7 +484,7 @@ async fn a_projector_process_serves_no_commands_and_reports_its_projectors() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
-    let absent = app.post("/api/v1/campanas", &campana_body()).await;
+    let absent = app.post("/api/v1/campanas", &campana_json()).await;
     assert_eq!(absent.status(), 404);
     // The gauges are the process's: a value no measure gives shows that this process
     // measures its projectors.

@@ -17,6 +17,7 @@ mod sqlite;
 
 pub mod eventstore;
 pub mod legacy;
+pub mod requests;
 
 pub use postgres::{PostgresTestDb, TestDbError};
 pub use sqlite::SqliteTestDb;
