@@ -91,11 +91,15 @@ const EVENTS: &str = "subscription($campana: UUID!) {
 async fn a_campaigns_events_and_statistics_arrive_as_they_happen(app: &TestApp) {
     let campana = app.campana_activa("En vivo", 1_000_000).await;
     let otra = app.campana_activa("Otra", 1_000_000).await;
+    // Active in the views: the log has handed out the activation, so the events
+    // subscription starts after it (on PostgreSQL an event becomes readable only once no
+    // older transaction of the cluster is open, which can be after the command's answer).
     app.eventually(
-        "the campaign's statistics",
-        "query($id: UUID!) { estadisticasCampana(campanaId: $id) { clicks } }",
+        "the campaign's statistics and its activation",
+        "query($id: UUID!) { estadisticasCampana(campanaId: $id) { clicks }
+                             campana(id: $id) { estado } }",
         json!({"id": campana}),
-        |data| data["estadisticasCampana"]["clicks"] == 0,
+        |data| data["estadisticasCampana"]["clicks"] == 0 && data["campana"]["estado"] == "Activa",
     )
     .await;
 
