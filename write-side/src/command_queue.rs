@@ -51,11 +51,14 @@ struct Shared<A: Aggregate> {
     services: A::Services,
     /// Per aggregate with a group running: the commands that arrived since it started.
     waiting: Mutex<HashMap<Uuid, Vec<Queued<A>>>>,
-    /// Aggregates as their last group left them, with when that was (the least recently
-    /// used goes first when the map is full).
-    kept: Mutex<HashMap<Uuid, (u64, EventStoreAggregateContext<A>)>>,
-    /// Orders `kept`.
-    uses: std::sync::atomic::AtomicU64,
+    kept: Mutex<Kept<A>>,
+}
+
+/// Aggregates as their last group left them, each with the number of the keep that put it
+/// there (the lowest goes first when the map is full).
+struct Kept<A: Aggregate> {
+    contexts: HashMap<Uuid, (u64, EventStoreAggregateContext<A>)>,
+    keeps: u64,
 }
 
 impl<A> CommandQueue<A>
@@ -70,8 +73,10 @@ where
                 store,
                 services,
                 waiting: Mutex::default(),
-                kept: Mutex::default(),
-                uses: std::sync::atomic::AtomicU64::new(0),
+                kept: Mutex::new(Kept {
+                    contexts: HashMap::new(),
+                    keeps: 0,
+                }),
             }),
         }
     }
@@ -125,7 +130,7 @@ where
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn kept(&self) -> MutexGuard<'_, HashMap<Uuid, (u64, EventStoreAggregateContext<A>)>> {
+    fn kept(&self) -> MutexGuard<'_, Kept<A>> {
         self.kept
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -136,7 +141,7 @@ where
         let _guard = ForgetOnPanic { shared: &self, id };
         // The aggregate as the last group left it: the next group reads only what others
         // appended since, not the whole aggregate.
-        let mut cached = self.kept().remove(&id).map(|(_, context)| context);
+        let mut cached = self.kept().contexts.remove(&id).map(|(_, context)| context);
         loop {
             let group = {
                 let mut waiting = self.waiting();
@@ -159,18 +164,20 @@ where
     /// Keeps `context` for the next group of `id`, forgetting the least recently used
     /// aggregate when [`KEPT_AGGREGATES`] are kept already.
     fn keep(&self, id: Uuid, context: EventStoreAggregateContext<A>) {
-        let used = self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut kept = self.kept();
-        if kept.len() >= KEPT_AGGREGATES && !kept.contains_key(&id) {
-            let oldest = kept
+        kept.keeps += 1;
+        let keep = kept.keeps;
+        let contexts = &mut kept.contexts;
+        if contexts.len() >= KEPT_AGGREGATES && !contexts.contains_key(&id) {
+            let oldest = contexts
                 .iter()
-                .min_by_key(|(_, (used, _))| *used)
+                .min_by_key(|(_, (keep, _))| *keep)
                 .map(|(id, _)| *id);
             if let Some(oldest) = oldest {
-                kept.remove(&oldest);
+                contexts.remove(&oldest);
             }
         }
-        kept.insert(id, (used, context));
+        contexts.insert(id, (keep, context));
     }
 
     /// Runs one group; answers the aggregate after it, unless it failed.
