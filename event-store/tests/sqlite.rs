@@ -473,6 +473,80 @@ async fn a_group_of_statements_commits_whole_or_not_at_all() {
     );
 }
 
+/// Writes queued in one chain commit in order, and none after one that failed: a later
+/// checkpoint never lands over an earlier write that was lost. A new chain, and writes
+/// outside any chain, are not affected.
+#[tokio::test]
+async fn a_write_chain_stops_at_its_first_failure() {
+    use alpes_event_store::sqlite::{checkpoint_statement, SqlStatement, WriteChain};
+
+    let folder = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(&folder.path().join("events.db"), &StoreOptions::default())
+        .await
+        .unwrap();
+    let checkpoint = |name: &str, position: u64| {
+        vec![checkpoint_statement(name, Position::new(position, 0)).unwrap()]
+    };
+    let chain = WriteChain::new();
+    let first = store
+        .queue_write("first", checkpoint("chained", 1), Some(chain.clone()))
+        .await
+        .unwrap();
+    let failing = store
+        .queue_write(
+            "failing",
+            vec![SqlStatement::new(
+                "INSERT INTO no_such_table VALUES (1)",
+                Vec::new(),
+            )],
+            Some(chain.clone()),
+        )
+        .await
+        .unwrap();
+    let after = store
+        .queue_write("after", checkpoint("chained", 3), Some(chain.clone()))
+        .await
+        .unwrap();
+    let unchained = store
+        .queue_write("unchained", checkpoint("alone", 5), None)
+        .await
+        .unwrap();
+
+    first.committed().await.unwrap();
+    let error = failing.committed().await.unwrap_err().to_string();
+    assert!(error.contains("no_such_table"), "{error}");
+    let error = after.committed().await.unwrap_err().to_string();
+    assert!(
+        error.contains("after") && error.contains("earlier write"),
+        "{error}"
+    );
+    unchained.committed().await.unwrap();
+    assert!(chain.is_broken());
+
+    let checkpoints = store.checkpoints();
+    assert_eq!(
+        checkpoints.load("chained").await.unwrap(),
+        Position::new(1, 0)
+    );
+    assert_eq!(
+        checkpoints.load("alone").await.unwrap(),
+        Position::new(5, 0)
+    );
+
+    let fresh = WriteChain::new();
+    store
+        .queue_write("again", checkpoint("chained", 3), Some(fresh))
+        .await
+        .unwrap()
+        .committed()
+        .await
+        .unwrap();
+    assert_eq!(
+        checkpoints.load("chained").await.unwrap(),
+        Position::new(3, 0)
+    );
+}
+
 /// Every event of the log, read in as many batches as it takes.
 async fn read_all(log: &dyn alpes_event_store::EventLog) -> Vec<RecordedEvent> {
     let mut events = Vec::new();

@@ -31,6 +31,7 @@ on_sqlite_and_postgres!(
     a_second_conversion_of_the_same_order_is_fraud,
     a_lead_in_a_campaign_that_pays_no_leads_keeps_its_attribution,
     reactions_in_one_batch_see_only_what_came_before_them,
+    a_reaction_waits_for_what_the_batch_before_learned,
 );
 
 async fn a_partner_click_before_a_purchase_reserves_its_commission(db: TestDb) {
@@ -651,6 +652,37 @@ async fn reactions_in_one_batch_see_only_what_came_before_them(db: TestDb) {
         store.reservado(campana).await,
         2_500 * in_order.len() as i64
     );
+    saga.stop().await;
+}
+
+/// One event per batch: each click is learned in a commit the reactor queues without
+/// waiting, and the purchase right after it, in the next batch, reads that click. Every
+/// purchase must still find its click: a reaction waits for the queued commits that taught
+/// what it reads.
+async fn a_reaction_waits_for_what_the_batch_before_learned(db: TestDb) {
+    const JOURNEYS: usize = 30;
+    let store = db.open().await;
+    let campana = store.campana_activa(10_000_000).await;
+    let mut journeys = Vec::new();
+    for _ in 0..JOURNEYS {
+        let partner = Some(Uuid::new_v4());
+        journeys.push(store.click_y_compra(campana, partner, 25_000).await.id);
+    }
+
+    let mut config = saga_config();
+    config.runner.batch_size = 1;
+    let saga = store.start_saga_with(&Service::ALL, config).await;
+    store
+        .wait_for("every conversion decided", WAIT, |log| {
+            count(log, "ComisionReservada") + count(log, "ConversionNoAtribuida") == JOURNEYS
+        })
+        .await;
+    let log = store.log().await;
+    for journey in &journeys {
+        let events = of_journey(&log, *journey);
+        assert_eq!(count(events.iter().copied(), "ConversionNoAtribuida"), 0);
+        assert_eq!(count(events.iter().copied(), "ComisionReservada"), 1);
+    }
     saga.stop().await;
 }
 

@@ -50,6 +50,7 @@ pub use log::SqliteEventLog;
 pub use log_scan::{ScanBatch, ScannedEvent, SqliteLogScan, StoredEventText};
 pub use repository::SqliteEventRepository;
 pub use statement::{SqlParam, SqlStatement};
+pub use writer::{QueuedWrite, WriteChain};
 
 /// How long a connection waits for another process's write lock on the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -161,6 +162,22 @@ impl SqliteEventStore {
         statements: Vec<SqlStatement>,
     ) -> Result<(), StoreError> {
         self.inner.writer.write(context.into(), statements).await
+    }
+
+    /// Like [`SqliteEventStore::write`], but returns once the statements are queued: they
+    /// commit after everything queued before them, and [`QueuedWrite::committed`] tells
+    /// when they are durable. With a `chain`, they are not run if a write queued earlier in
+    /// the same chain failed.
+    pub async fn queue_write(
+        &self,
+        context: impl Into<String>,
+        statements: Vec<SqlStatement>,
+        chain: Option<WriteChain>,
+    ) -> Result<QueuedWrite, StoreError> {
+        self.inner
+            .writer
+            .queue(context.into(), statements, chain)
+            .await
     }
 
     /// Runs the query `statement` on the tables other parts of Alpes keep in this file and

@@ -14,6 +14,7 @@
 //! After a commit, the appended events go into the [`TailCache`] before the new head is
 //! announced, so the consumers it wakes find them in memory.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -80,8 +81,65 @@ enum Job {
     Statements {
         context: String,
         statements: Vec<SqlStatement>,
+        chain: Option<WriteChain>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+}
+
+/// Writes that commit in the order they were queued, and none after one that failed: what
+/// a consumer queues without waiting for each commit (its learning, its checkpoints) can
+/// then never commit a later checkpoint over an earlier write that was lost. Once broken,
+/// a chain stays broken; the consumer starts a new one from what did commit.
+#[derive(Clone, Debug, Default)]
+pub struct WriteChain {
+    broken: Arc<AtomicBool>,
+}
+
+impl WriteChain {
+    pub fn new() -> Self {
+        WriteChain::default()
+    }
+
+    /// Whether a write of the chain failed (every later one then fails unrun).
+    pub fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Acquire)
+    }
+
+    fn break_off(&self) {
+        self.broken.store(true, Ordering::Release);
+    }
+}
+
+/// A write in the writer's queue: [`QueuedWrite::committed`] answers once it is durable,
+/// or why it is not.
+#[derive(Debug)]
+pub struct QueuedWrite {
+    context: String,
+    answer: oneshot::Receiver<Result<(), StoreError>>,
+}
+
+impl QueuedWrite {
+    pub async fn committed(self) -> Result<(), StoreError> {
+        self.answer
+            .await
+            .map_err(|_| writer_stopped(&self.context))?
+    }
+
+    /// The answer if the writer has given it, without waiting.
+    pub fn try_committed(&mut self) -> Option<Result<(), StoreError>> {
+        match self.answer.try_recv() {
+            Ok(answer) => Some(answer),
+            Err(oneshot::error::TryRecvError::Empty) => None,
+            Err(oneshot::error::TryRecvError::Closed) => Some(Err(writer_stopped(&self.context))),
+        }
+    }
+}
+
+fn writer_stopped(context: &str) -> StoreError {
+    StoreError::Database {
+        context: context.to_string(),
+        source: "the SQLite writer has stopped".into(),
+    }
 }
 
 impl Job {
@@ -117,23 +175,35 @@ impl WriterHandle {
         context: String,
         statements: Vec<SqlStatement>,
     ) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let gone = |context: &str| StoreError::Database {
-            context: context.to_string(),
-            source: "the SQLite writer has stopped".into(),
-        };
         if statements.is_empty() {
             return Ok(());
         }
-        self.jobs
-            .send(Job::Statements {
-                context: context.clone(),
-                statements,
-                reply,
-            })
+        self.queue(context, statements, None)
+            .await?
+            .committed()
             .await
-            .map_err(|_| gone(&context))?;
-        answer.await.map_err(|_| gone(&context))?
+    }
+
+    /// Queues `statements` (in order, all or none) for the next group commit, after every
+    /// job queued before; `chain` makes them fail unrun if an earlier write of the chain
+    /// failed. Waits only for room in the queue.
+    pub async fn queue(
+        &self,
+        context: String,
+        statements: Vec<SqlStatement>,
+        chain: Option<WriteChain>,
+    ) -> Result<QueuedWrite, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Statements {
+            context: context.clone(),
+            statements,
+            chain,
+            reply,
+        };
+        if self.jobs.send(job).await.is_err() {
+            return Err(writer_stopped(&context));
+        }
+        Ok(QueuedWrite { context, answer })
     }
 }
 
@@ -215,6 +285,8 @@ enum Outcome {
     Written,
     /// Undone alone; the rest of the batch committed.
     Failed(rusqlite::Error),
+    /// Not run: an earlier write of its chain failed.
+    ChainBroken,
 }
 
 /// Runs every job in one transaction; the outer error means nothing was committed.
@@ -261,18 +333,30 @@ fn run_job(
             save_snapshot(connection, append)?;
             Ok(Outcome::Appended(positions))
         }),
-        Job::Statements { statements, .. } if statements.len() == 1 => {
-            Ok(match statements[0].run(connection) {
-                Ok(_) => Outcome::Written,
-                Err(error) => Outcome::Failed(error),
-            })
+        Job::Statements { chain, .. } if chain.as_ref().is_some_and(WriteChain::is_broken) => {
+            Ok(Outcome::ChainBroken)
         }
-        Job::Statements { statements, .. } => in_savepoint(connection, || {
-            for statement in statements {
-                statement.run(connection)?;
+        Job::Statements {
+            statements, chain, ..
+        } => {
+            let outcome = if let [statement] = statements.as_slice() {
+                match statement.run(connection) {
+                    Ok(_) => Outcome::Written,
+                    Err(error) => Outcome::Failed(error),
+                }
+            } else {
+                in_savepoint(connection, || {
+                    for statement in statements {
+                        statement.run(connection)?;
+                    }
+                    Ok(Outcome::Written)
+                })?
+            };
+            if let (Outcome::Failed(_), Some(chain)) = (&outcome, chain) {
+                chain.break_off();
             }
-            Ok(Outcome::Written)
-        }),
+            Ok(outcome)
+        }
     }
 }
 
@@ -401,8 +485,18 @@ fn reply(batch: Vec<Job>, outcomes: Result<Vec<Outcome>, String>) {
             Job::Append { reply, .. } => {
                 let _ = reply.send(append_result(outcome));
             }
-            Job::Statements { context, reply, .. } => {
-                let _ = reply.send(write_result(&context, outcome));
+            Job::Statements {
+                context,
+                chain,
+                reply,
+                ..
+            } => {
+                let written = write_result(&context, outcome);
+                if let (Err(_), Some(chain)) = (&written, chain) {
+                    // The whole batch was undone: later writes of the chain must not run.
+                    chain.break_off();
+                }
+                let _ = reply.send(written);
             }
         }
     }
@@ -412,6 +506,9 @@ fn append_result(outcome: Result<Outcome, String>) -> AppendResult {
     match outcome {
         Ok(Outcome::Appended(positions)) => Ok(positions.last().copied().unwrap_or(0)),
         Ok(Outcome::Written) => Ok(0),
+        Ok(Outcome::ChainBroken) => Err(PersistenceError::ConnectionError(
+            "an append is never part of a write chain".into(),
+        )),
         Ok(Outcome::Failed(error)) if is_conflict(&error) => {
             Err(PersistenceError::OptimisticLockError)
         }
@@ -431,6 +528,9 @@ fn write_result(context: &str, outcome: Result<Outcome, String>) -> Result<(), S
     match outcome {
         Ok(Outcome::Written | Outcome::Appended(_)) => Ok(()),
         Ok(Outcome::Failed(error)) => Err(failed(Box::new(error))),
+        Ok(Outcome::ChainBroken) => Err(failed(
+            "not run: an earlier write queued by the same consumer failed".into(),
+        )),
         Err(shared) => Err(failed(shared.into())),
     }
 }

@@ -7,7 +7,8 @@
 
 use alpes_event_store::postgres::{PostgresCheckpoints, PostgresEventStore};
 use alpes_event_store::sqlite::{
-    checkpoint_statement, load_checkpoint, SqlParam, SqlStatement, SqliteEventStore,
+    checkpoint_statement, load_checkpoint, QueuedWrite, SqlParam, SqlStatement, SqliteEventStore,
+    WriteChain,
 };
 use alpes_event_store::url::EventStoreUrl;
 use alpes_event_store::{CheckpointStore, EventStoreBackend, Position, StoreError};
@@ -141,15 +142,18 @@ impl SagaDatabase {
     }
 
     /// Applies `writes` in order and, when given, saves `consumer`'s checkpoint, in one
-    /// transaction. Starts with a write, so SQLite takes its write lock at once.
-    pub(crate) async fn commit(
+    /// transaction. On SQLite it returns once the transaction is queued for the writer's
+    /// next group commit, after every write queued before it (in `chain`: not run if an
+    /// earlier write of the chain failed); on PostgreSQL, once committed.
+    pub(crate) async fn queue_commit(
         &self,
         consumer: &str,
         writes: &[Write],
         checkpoint: Option<Position>,
-    ) -> Result<(), StoreError> {
+        chain: Option<WriteChain>,
+    ) -> Result<QueuedCommit, StoreError> {
         if writes.is_empty() && checkpoint.is_none() {
-            return Ok(());
+            return Ok(QueuedCommit::Committed);
         }
         let fail = |error| failed(consumer, "saving what it learned", error);
         match self {
@@ -160,7 +164,8 @@ impl SagaDatabase {
                     statements.push(checkpoint_statement(consumer, position)?);
                 }
                 let context = format!("saga consumer '{consumer}': saving what it learned");
-                store.write(context, statements).await
+                let queued = store.queue_write(context, statements, chain).await?;
+                Ok(QueuedCommit::Queued(queued))
             }
             SagaDatabase::Postgres(pool) => {
                 let mut transaction = pool.begin().await.map_err(fail)?;
@@ -173,7 +178,8 @@ impl SagaDatabase {
                 if let Some(position) = checkpoint {
                     PostgresCheckpoints::save_in(&mut transaction, consumer, position).await?;
                 }
-                transaction.commit().await.map_err(fail)
+                transaction.commit().await.map_err(fail)?;
+                Ok(QueuedCommit::Committed)
             }
         }
     }
@@ -273,6 +279,32 @@ impl SagaDatabase {
         rows.iter()
             .map(|row| row.text(0).map(str::to_string))
             .collect()
+    }
+}
+
+/// A transaction of [`SagaDatabase::queue_commit`]: committed, or in the SQLite writer's
+/// queue.
+#[derive(Debug)]
+pub(crate) enum QueuedCommit {
+    Committed,
+    Queued(QueuedWrite),
+}
+
+impl QueuedCommit {
+    /// Once durable, or why it is not.
+    pub async fn committed(self) -> Result<(), StoreError> {
+        match self {
+            QueuedCommit::Committed => Ok(()),
+            QueuedCommit::Queued(queued) => queued.committed().await,
+        }
+    }
+
+    /// The outcome if known, without waiting.
+    pub fn try_committed(&mut self) -> Option<Result<(), StoreError>> {
+        match self {
+            QueuedCommit::Committed => Some(Ok(())),
+            QueuedCommit::Queued(queued) => queued.try_committed(),
+        }
     }
 }
 

@@ -19,10 +19,18 @@
 //! reactions run side by side; a redelivery cuts the same segments again, so every reaction
 //! sees exactly what it would have seen in order.
 //!
+//! Commits are queued without waiting when nothing waits on them: a segment's learning when
+//! none of its reactions reads what it taught, and the checkpoint at the end of a batch. A
+//! reaction waits only for the queued commits that taught something it reads. They go into
+//! one write chain (SQLite): they commit in order and none after one that failed, so a
+//! checkpoint never passes learning that was lost; the first failure fails the batch after
+//! it, and the runner starts again from the checkpoint that did commit.
+//!
 //! A command an aggregate rejects (a business rule, an invalid transition) is logged,
 //! recorded in `saga_rechazos` and skipped; only store failures and exhausted conflict
 //! retries fail the batch, which the runner then retries with backoff.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use alpes_domain::atribucion::{Atribucion, AtribucionEvent};
@@ -30,11 +38,12 @@ use alpes_domain::campana::{Campana, CampanaEvent};
 use alpes_domain::comision::{Comision, ComisionEvent};
 use alpes_domain::interaccion::{Interaccion, InteraccionEvent};
 use alpes_domain::RuleViolation;
+use alpes_event_store::sqlite::WriteChain;
 use alpes_event_store::{Consumer, ConsumerError, Position, RecordedEvent, StoreError};
 use cqrs_es::Aggregate;
 use uuid::Uuid;
 
-use super::database::{Rejection, SagaDatabase, Write};
+use super::database::{QueuedCommit, Rejection, SagaDatabase, Write};
 use crate::{CommandContext, CommandError, Executed};
 
 /// An event of one of the four aggregates, decoded (and upcast).
@@ -108,20 +117,55 @@ impl Keys {
     }
 }
 
+/// A set of [`Keys`] gathered over several events: `None` is everything.
+type KeySet = Option<HashSet<Uuid>>;
+
+fn add_keys(set: &mut KeySet, keys: Keys) {
+    match (keys, set.as_mut()) {
+        (Keys::Some(ids), Some(set)) => set.extend(ids),
+        _ => *set = None,
+    }
+}
+
+/// Whether the two sets share a key; everything shares one with any set that is not empty.
+fn meet(a: &KeySet, b: &KeySet) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            small.iter().any(|id| large.contains(id))
+        }
+        (Some(set), None) | (None, Some(set)) => !set.is_empty(),
+        (None, None) => true,
+    }
+}
+
 /// How many reactions of one segment run at once.
 const CONCURRENT_REACTIONS: usize = 256;
 
 /// Events of a batch whose reactions can run side by side.
-#[derive(Default)]
 struct Segment {
     /// What its events taught, not yet committed.
     learned: Vec<Write>,
+    /// What that learning touches.
+    taught: KeySet,
     /// The position of the event before its first reaction: the checkpoint committed with
     /// its learning before the reactions run.
     before_reactions: Option<Position>,
     reactions: Vec<Received>,
-    /// What its reactions read (`None`: everything).
-    read: Option<std::collections::HashSet<Uuid>>,
+    /// What its reactions read.
+    read: KeySet,
+}
+
+impl Default for Segment {
+    fn default() -> Self {
+        Segment {
+            learned: Vec::new(),
+            taught: Some(HashSet::new()),
+            before_reactions: None,
+            reactions: Vec::new(),
+            read: Some(HashSet::new()),
+        }
+    }
 }
 
 impl Segment {
@@ -137,16 +181,95 @@ impl Segment {
         }
     }
 
+    fn learn(&mut self, learned: Vec<Write>, keys: Keys) {
+        self.learned.extend(learned);
+        add_keys(&mut self.taught, keys);
+    }
+
     fn add_reaction(&mut self, received: Received, reads: Keys, before: Option<Position>) {
         if self.reactions.is_empty() {
             self.before_reactions = before;
-            self.read = Some(std::collections::HashSet::new());
         }
-        match (reads, &mut self.read) {
-            (Keys::Some(ids), Some(read)) => read.extend(ids),
-            _ => self.read = None,
-        }
+        add_keys(&mut self.read, reads);
         self.reactions.push(received);
+    }
+}
+
+/// A commit queued by a consumer, and what it teaches.
+struct Outstanding {
+    commit: QueuedCommit,
+    taught: KeySet,
+}
+
+/// The commits a consumer queued and has not seen committed yet, in queue order.
+#[derive(Default)]
+struct Pipeline {
+    chain: WriteChain,
+    outstanding: VecDeque<Outstanding>,
+}
+
+/// Queued commits kept before the oldest is waited for.
+const MAX_OUTSTANDING: usize = 64;
+
+impl Pipeline {
+    /// Drops the commits known to be done; fails with the first that failed.
+    fn settle_done(&mut self) -> Result<(), StoreError> {
+        while let Some(front) = self.outstanding.front_mut() {
+            match front.commit.try_committed() {
+                None => break,
+                Some(outcome) => {
+                    self.outstanding.pop_front();
+                    outcome?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for every queued commit up to the last one that taught something in `read`.
+    async fn wait_for_taught(&mut self, read: &KeySet) -> Result<(), StoreError> {
+        let Some(last) = self
+            .outstanding
+            .iter()
+            .rposition(|outstanding| meet(&outstanding.taught, read))
+        else {
+            return Ok(());
+        };
+        self.wait_for(last + 1).await
+    }
+
+    /// Waits for the first `count` queued commits, in order; fails with the first failure.
+    async fn wait_for(&mut self, count: usize) -> Result<(), StoreError> {
+        let mut outcome = Ok(());
+        for outstanding in self.outstanding.drain(..count) {
+            let committed = outstanding.commit.committed().await;
+            if outcome.is_ok() {
+                outcome = committed;
+            }
+        }
+        outcome
+    }
+
+    async fn wait_for_all(&mut self) -> Result<(), StoreError> {
+        self.wait_for(self.outstanding.len()).await
+    }
+
+    async fn queue(
+        &mut self,
+        database: &SagaDatabase,
+        consumer: &str,
+        learned: &[Write],
+        checkpoint: Option<Position>,
+        taught: KeySet,
+    ) -> Result<(), StoreError> {
+        if self.outstanding.len() >= MAX_OUTSTANDING {
+            self.wait_for(1).await?;
+        }
+        let commit = database
+            .queue_commit(consumer, learned, checkpoint, Some(self.chain.clone()))
+            .await?;
+        self.outstanding.push_back(Outstanding { commit, taught });
+        Ok(())
     }
 }
 
@@ -154,6 +277,8 @@ impl Segment {
 pub(crate) struct SagaConsumer<R> {
     reactor: Arc<R>,
     database: SagaDatabase,
+    /// Locked for the whole of each call: the runner calls one at a time anyway.
+    pipeline: tokio::sync::Mutex<Pipeline>,
 }
 
 impl<R: Reactor> SagaConsumer<R> {
@@ -161,6 +286,7 @@ impl<R: Reactor> SagaConsumer<R> {
         SagaConsumer {
             reactor: Arc::new(reactor),
             database,
+            pipeline: tokio::sync::Mutex::default(),
         }
     }
 
@@ -205,7 +331,14 @@ impl<R: Reactor> Consumer for SagaConsumer<R> {
         self.reactor.name()
     }
 
+    /// Called when the runner starts and after a failed batch: whatever is still queued
+    /// commits (or fails) first, and later writes go into a new chain.
     async fn checkpoint(&self) -> Result<Position, ConsumerError> {
+        let mut pipeline = self.pipeline.lock().await;
+        if let Err(error) = pipeline.wait_for_all().await {
+            tracing::warn!(consumer = self.reactor.name(), %error, "a queued commit failed; starting again from the saved checkpoint");
+        }
+        *pipeline = Pipeline::default();
         Ok(self.database.checkpoint(self.reactor.name()).await?)
     }
 
@@ -214,13 +347,22 @@ impl<R: Reactor> Consumer for SagaConsumer<R> {
     }
 
     async fn skip_to(&self, position: Position) -> Result<(), ConsumerError> {
-        Ok(self
-            .database
-            .commit(self.reactor.name(), &[], Some(position))
-            .await?)
+        let mut pipeline = self.pipeline.lock().await;
+        pipeline
+            .queue(
+                &self.database,
+                self.reactor.name(),
+                &[],
+                Some(position),
+                Some(HashSet::new()),
+            )
+            .await?;
+        Ok(pipeline.wait_for_all().await?)
     }
 
     async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ConsumerError> {
+        let mut pipeline = self.pipeline.lock().await;
+        pipeline.settle_done()?;
         let mut segment = Segment::default();
         // The last event of the batch looked at: every event up to it is handled once the
         // current segment's reactions are.
@@ -228,10 +370,14 @@ impl<R: Reactor> Consumer for SagaConsumer<R> {
         for recorded in batch {
             if let Some(received) = self.receive(recorded)? {
                 let learned = self.reactor.learn(&received);
-                if !learned.is_empty() && segment.conflicts_with(&self.reactor.writes(&received)) {
-                    self.run(std::mem::take(&mut segment)).await?;
+                if !learned.is_empty() {
+                    let writes = self.reactor.writes(&received);
+                    if segment.conflicts_with(&writes) {
+                        self.run(&mut pipeline, std::mem::take(&mut segment))
+                            .await?;
+                    }
+                    segment.learn(learned, writes);
                 }
-                segment.learned.extend(learned);
                 if self.reactor.reacts_to(&received) {
                     let reads = self.reactor.reads(&received);
                     segment.add_reaction(received, reads, last);
@@ -239,33 +385,42 @@ impl<R: Reactor> Consumer for SagaConsumer<R> {
             }
             last = Some(recorded.position);
         }
-        let learned = if segment.reactions.is_empty() {
-            segment.learned
+        let (learned, taught) = if segment.reactions.is_empty() {
+            (segment.learned, segment.taught)
         } else {
-            self.run(segment).await?;
-            Vec::new()
+            self.run(&mut pipeline, segment).await?;
+            (Vec::new(), Some(HashSet::new()))
         };
-        self.database
-            .commit(self.reactor.name(), &learned, last)
+        // Not waited for: the next batch's reactions wait for it only if they read what
+        // it taught.
+        pipeline
+            .queue(&self.database, self.reactor.name(), &learned, last, taught)
             .await?;
         Ok(())
     }
 }
 
 impl<R: Reactor> SagaConsumer<R> {
-    /// Commits what `segment` learned with the checkpoint before its first reaction, then
-    /// runs its reactions side by side. Fails with the first reaction that failed, once all
-    /// have finished.
-    async fn run(&self, segment: Segment) -> Result<(), ConsumerError> {
+    /// Queues what `segment` learned with the checkpoint before its first reaction, waits
+    /// for the queued commits that taught what its reactions read, then runs its reactions
+    /// side by side. Fails with the first reaction that failed, once all have finished.
+    async fn run(&self, pipeline: &mut Pipeline, segment: Segment) -> Result<(), ConsumerError> {
         let name = self.reactor.name();
         let started = std::time::Instant::now();
         // Nothing learned since the last commit: the committed checkpoint (older) already
         // replays exactly the same state.
         if !segment.learned.is_empty() {
-            self.database
-                .commit(name, &segment.learned, segment.before_reactions)
+            pipeline
+                .queue(
+                    &self.database,
+                    name,
+                    &segment.learned,
+                    segment.before_reactions,
+                    segment.taught,
+                )
                 .await?;
         }
+        pipeline.wait_for_taught(&segment.read).await?;
         let committed = started.elapsed();
         let reactions = segment.reactions.len();
         // Each on a task of its own, so reactions use every core of the runtime; at most
