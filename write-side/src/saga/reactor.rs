@@ -117,25 +117,45 @@ impl Keys {
     }
 }
 
-/// A set of [`Keys`] gathered over several events: `None` is everything.
-type KeySet = Option<HashSet<Uuid>>;
+/// [`Keys`] gathered over several events; empty at first.
+#[derive(Debug)]
+enum KeySet {
+    Some(HashSet<Uuid>),
+    All,
+}
 
-fn add_keys(set: &mut KeySet, keys: Keys) {
-    match (keys, set.as_mut()) {
-        (Keys::Some(ids), Some(set)) => set.extend(ids),
-        _ => *set = None,
+impl Default for KeySet {
+    fn default() -> Self {
+        KeySet::Some(HashSet::new())
     }
 }
 
-/// Whether the two sets share a key; everything shares one with any set that is not empty.
-fn meet(a: &KeySet, b: &KeySet) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => {
-            let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-            small.iter().any(|id| large.contains(id))
+impl KeySet {
+    fn add(&mut self, keys: Keys) {
+        match (keys, &mut *self) {
+            (Keys::Some(ids), KeySet::Some(set)) => set.extend(ids),
+            _ => *self = KeySet::All,
         }
-        (Some(set), None) | (None, Some(set)) => !set.is_empty(),
-        (None, None) => true,
+    }
+
+    /// Whether `keys` touch a key of the set (everything touches all).
+    fn meets_keys(&self, keys: &Keys) -> bool {
+        match (self, keys) {
+            (KeySet::All, _) | (_, Keys::All) => true,
+            (KeySet::Some(set), Keys::Some(ids)) => ids.iter().any(|id| set.contains(id)),
+        }
+    }
+
+    /// Whether the two sets share a key; all shares one with any set that is not empty.
+    fn meets(&self, other: &KeySet) -> bool {
+        match (self, other) {
+            (KeySet::Some(a), KeySet::Some(b)) => {
+                let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+                small.iter().any(|id| large.contains(id))
+            }
+            (KeySet::Some(set), KeySet::All) | (KeySet::All, KeySet::Some(set)) => !set.is_empty(),
+            (KeySet::All, KeySet::All) => true,
+        }
     }
 }
 
@@ -143,6 +163,7 @@ fn meet(a: &KeySet, b: &KeySet) -> bool {
 const CONCURRENT_REACTIONS: usize = 256;
 
 /// Events of a batch whose reactions can run side by side.
+#[derive(Default)]
 struct Segment {
     /// What its events taught, not yet committed.
     learned: Vec<Write>,
@@ -156,41 +177,23 @@ struct Segment {
     read: KeySet,
 }
 
-impl Default for Segment {
-    fn default() -> Self {
-        Segment {
-            learned: Vec::new(),
-            taught: Some(HashSet::new()),
-            before_reactions: None,
-            reactions: Vec::new(),
-            read: Some(HashSet::new()),
-        }
-    }
-}
-
 impl Segment {
     /// Whether learning what touches `keys` would change what a reaction already in the
     /// segment reads.
     fn conflicts_with(&self, keys: &Keys) -> bool {
-        if self.reactions.is_empty() {
-            return false;
-        }
-        match (&self.read, keys) {
-            (None, _) | (_, Keys::All) => true,
-            (Some(read), Keys::Some(ids)) => ids.iter().any(|id| read.contains(id)),
-        }
+        !self.reactions.is_empty() && self.read.meets_keys(keys)
     }
 
     fn learn(&mut self, learned: Vec<Write>, keys: Keys) {
         self.learned.extend(learned);
-        add_keys(&mut self.taught, keys);
+        self.taught.add(keys);
     }
 
     fn add_reaction(&mut self, received: Received, reads: Keys, before: Option<Position>) {
         if self.reactions.is_empty() {
             self.before_reactions = before;
         }
-        add_keys(&mut self.read, reads);
+        self.read.add(reads);
         self.reactions.push(received);
     }
 }
@@ -231,7 +234,7 @@ impl Pipeline {
         let Some(last) = self
             .outstanding
             .iter()
-            .rposition(|outstanding| meet(&outstanding.taught, read))
+            .rposition(|outstanding| outstanding.taught.meets(read))
         else {
             return Ok(());
         };
@@ -336,7 +339,11 @@ impl<R: Reactor> Consumer for SagaConsumer<R> {
     async fn checkpoint(&self) -> Result<Position, ConsumerError> {
         let mut pipeline = self.pipeline.lock().await;
         if let Err(error) = pipeline.wait_for_all().await {
-            tracing::warn!(consumer = self.reactor.name(), %error, "a queued commit failed; starting again from the saved checkpoint");
+            tracing::warn!(
+                consumer = self.reactor.name(),
+                %error,
+                "a queued commit failed; starting again from the saved checkpoint"
+            );
         }
         *pipeline = Pipeline::default();
         Ok(self.database.checkpoint(self.reactor.name()).await?)
@@ -354,7 +361,7 @@ impl<R: Reactor> Consumer for SagaConsumer<R> {
                 self.reactor.name(),
                 &[],
                 Some(position),
-                Some(HashSet::new()),
+                KeySet::default(),
             )
             .await?;
         Ok(pipeline.wait_for_all().await?)
@@ -389,7 +396,7 @@ impl<R: Reactor> Consumer for SagaConsumer<R> {
             (segment.learned, segment.taught)
         } else {
             self.run(&mut pipeline, segment).await?;
-            (Vec::new(), Some(HashSet::new()))
+            (Vec::new(), KeySet::default())
         };
         // Not waited for: the next batch's reactions wait for it only if they read what
         // it taught.
