@@ -220,10 +220,12 @@ pub type EachOutcome<A> = (
 /// A repository that tells where in the global log an append landed (every backend's).
 pub trait PositionedRepository: PersistedEventRepository {
     /// Like [`PersistedEventRepository::persist`], and answers the global log position of
-    /// the last event (`None` without events, or when the backend could not tell).
+    /// the last event (`None` without events, or when the backend could not tell). Takes
+    /// the events by value: a backend that keeps them (SQLite's tail of the log) needs no
+    /// copy.
     fn persist_at<A: Aggregate>(
         &self,
-        events: &[SerializedEvent],
+        events: Vec<SerializedEvent>,
         snapshot_update: Option<SnapshotUpdate>,
     ) -> impl std::future::Future<Output = Result<Option<Position>, PersistenceError>> + Send;
 }
@@ -327,7 +329,7 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
                 let snapshot = commit.snapshot.as_ref().map(|(_, _, number)| *number);
                 let position = self
                     .repository
-                    .persist_at::<A>(&commit.serialized, commit.snapshot)
+                    .persist_at::<A>(commit.serialized, commit.snapshot)
                     .await?;
                 count_appended::<A>(commit.envelopes.len());
                 context.current_sequence += commit.envelopes.len();
@@ -360,7 +362,7 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
         };
         let position = self
             .repository
-            .persist_at::<A>(&commit.serialized, commit.snapshot)
+            .persist_at::<A>(commit.serialized, commit.snapshot)
             .await?;
         count_appended::<A>(commit.envelopes.len());
         Ok((commit.envelopes, position))

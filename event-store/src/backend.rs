@@ -237,10 +237,10 @@ impl EventRepository {
 impl PositionedRepository for EventRepository {
     async fn persist_at<A: Aggregate>(
         &self,
-        events: &[SerializedEvent],
+        events: Vec<SerializedEvent>,
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<Option<Position>, PersistenceError> {
-        self.append::<A>(events, snapshot_update).await
+        dispatch!(self, repository => repository.persist_at::<A>(events, snapshot_update).await)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -82,8 +83,9 @@ pub struct RecordedEvent {
     /// The version the event was stored with, before upcasting (for the audit export).
     pub stored_version: String,
     /// The upcast event: aggregate type and id (the stream), sequence, type, version,
-    /// payload and metadata.
-    pub event: SerializedEvent,
+    /// payload and metadata. Shared, so that handing one event to every consumer that
+    /// wants it copies no JSON.
+    pub event: Arc<SerializedEvent>,
 }
 
 impl RecordedEvent {

@@ -1,7 +1,7 @@
 //! The global log over `$all`: every event of every aggregate stream in commit order, without
 //! system events and snapshots, upcast, woken by a live filtered subscription.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -88,7 +88,7 @@ impl EsdbEventLog {
             position: log_position(recorded.position),
             recorded_at: recorded_at(recorded),
             stored_version: event.event_version.clone(),
-            event: upcast(event, &self.upcasters),
+            event: Arc::new(upcast(event, &self.upcasters)),
         })
     }
 }

@@ -186,10 +186,10 @@ impl EsdbEventRepository {
 impl PositionedRepository for EsdbEventRepository {
     async fn persist_at<A: Aggregate>(
         &self,
-        events: &[SerializedEvent],
+        events: Vec<SerializedEvent>,
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<Option<Position>, PersistenceError> {
-        self.append::<A>(events, snapshot_update).await
+        self.append::<A>(&events, snapshot_update).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The global log on PostgreSQL: gap-free, ordered by (transaction_id, global_position),
 //! woken by LISTEN/NOTIFY.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -93,7 +94,7 @@ impl PostgresLog {
             position,
             recorded_at: row.try_get("recorded_at")?,
             stored_version: event.event_version.clone(),
-            event: upcast(event, &self.upcasters),
+            event: Arc::new(upcast(event, &self.upcasters)),
         })
     }
 }

@@ -115,10 +115,10 @@ impl PostgresRepository {
 impl PositionedRepository for PostgresRepository {
     async fn persist_at<A: Aggregate>(
         &self,
-        events: &[SerializedEvent],
+        events: Vec<SerializedEvent>,
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<Option<Position>, PersistenceError> {
-        self.append::<A>(events, snapshot_update).await
+        self.append::<A>(&events, snapshot_update).await
     }
 }
 

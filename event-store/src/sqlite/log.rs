@@ -64,7 +64,7 @@ impl SqliteEventLog {
             position: Position::new(stored.position as u64, 0),
             recorded_at: stored.recorded_at,
             stored_version,
-            event: upcast(stored.event, &self.upcasters),
+            event: Arc::new(upcast(stored.event, &self.upcasters)),
         }
     }
 

@@ -11,6 +11,7 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
@@ -205,7 +206,7 @@ impl StoredEventText<'_> {
             position: self.position,
             recorded_at,
             stored_version: self.event_version.to_string(),
-            event: SerializedEvent::new(
+            event: Arc::new(SerializedEvent::new(
                 self.aggregate_id.to_string(),
                 sequence,
                 self.aggregate_type.to_string(),
@@ -213,7 +214,7 @@ impl StoredEventText<'_> {
                 self.event_version.to_string(),
                 payload,
                 metadata,
-            ),
+            )),
         })
     }
 }
@@ -295,7 +296,7 @@ impl Scan {
             .any(|upcaster| upcaster.can_upcast(event.event_type, event.event_version));
         if changed_by_upcaster {
             let mut decoded = event.decode()?;
-            decoded.event = upcast(decoded.event, &self.upcasters);
+            decoded.event = Arc::new(upcast(Arc::unwrap_or_clone(decoded.event), &self.upcasters));
             let start = stored.text[0].start;
             batch.text.truncate(start);
             batch.rows.push(Row::Upcast(Box::new(decoded)));

@@ -38,18 +38,28 @@ impl SqliteEventRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<Option<Position>, PersistenceError> {
-        let Some(last) = events.last() else {
+        self.append_owned::<A>(events.to_vec(), snapshot_update)
+            .await
+    }
+
+    /// [`SqliteEventRepository::append`] of events it may keep (for the tail of the log).
+    pub async fn append_owned<A: Aggregate>(
+        &self,
+        events: Vec<SerializedEvent>,
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<Option<Position>, PersistenceError> {
+        let Some(last_sequence) = events.last().map(|last| last.sequence) else {
             return Ok(None);
         };
         let events = events
-            .iter()
+            .into_iter()
             .map(new_event)
             .collect::<Result<Vec<_>, _>>()?;
         let snapshot = snapshot_update
             .map(|(aggregate_id, payload, current_snapshot)| {
                 Ok::<_, PersistenceError>(SnapshotRow {
                     aggregate_id,
-                    last_sequence: to_i64(last.sequence)?,
+                    last_sequence: to_i64(last_sequence)?,
                     current_snapshot: to_i64(current_snapshot)?,
                     payload: payload.to_string(),
                 })
@@ -103,10 +113,10 @@ impl SqliteEventRepository {
 impl PositionedRepository for SqliteEventRepository {
     async fn persist_at<A: Aggregate>(
         &self,
-        events: &[SerializedEvent],
+        events: Vec<SerializedEvent>,
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<Option<Position>, PersistenceError> {
-        self.append::<A>(events, snapshot_update).await
+        self.append_owned::<A>(events, snapshot_update).await
     }
 }
 
@@ -243,12 +253,12 @@ fn read_page_of_type(
     Ok(page)
 }
 
-fn new_event(event: &SerializedEvent) -> Result<NewEvent, PersistenceError> {
+fn new_event(event: SerializedEvent) -> Result<NewEvent, PersistenceError> {
     Ok(NewEvent {
-        event: event.clone(),
         sequence: to_i64(event.sequence)?,
         payload: event.payload.to_string(),
         metadata: event.metadata.to_string(),
+        event,
     })
 }
 

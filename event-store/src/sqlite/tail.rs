@@ -16,34 +16,53 @@ use crate::{EventFilter, RecordedEvent};
 /// amount of it (a few KiB an event).
 pub(crate) const CAPACITY: usize = 8_192;
 
+/// Events held at most, when no reader has come to drop the oldest.
+const HARD_LIMIT: usize = 2 * CAPACITY;
+
 #[derive(Default)]
 pub(crate) struct TailCache {
     events: Mutex<VecDeque<Arc<RecordedEvent>>>,
 }
 
 impl TailCache {
-    /// Adds events just committed, in position order, dropping the oldest beyond
-    /// [`CAPACITY`].
+    /// Adds events just committed, in position order. The oldest beyond [`CAPACITY`] are
+    /// dropped by the next reader (see [`TailCache::evict_excess`]); only past
+    /// [`HARD_LIMIT`], with nobody reading, does the writer drop them itself.
     pub(crate) fn push(&self, committed: Vec<RecordedEvent>) {
-        let mut events = self.lock();
-        for event in committed {
-            if events
-                .back()
-                .is_some_and(|last| last.position >= event.position)
-            {
-                // Out of order can only mean a bug upstream: start afresh rather than
-                // ever serve a wrong run.
-                events.clear();
+        let evicted = {
+            let mut events = self.lock();
+            for event in committed {
+                if events
+                    .back()
+                    .is_some_and(|last| last.position >= event.position)
+                {
+                    // Out of order can only mean a bug upstream: start afresh rather than
+                    // ever serve a wrong run.
+                    events.clear();
+                }
+                events.push_back(Arc::new(event));
             }
-            events.push_back(Arc::new(event));
-        }
-        let excess = events.len().saturating_sub(CAPACITY);
-        events.drain(..excess);
+            if events.len() > HARD_LIMIT {
+                drain_excess(&mut events)
+            } else {
+                Vec::new()
+            }
+        };
+        drop(evicted);
+    }
+
+    /// Drops the events beyond [`CAPACITY`], outside the lock. Readers call it: freeing
+    /// an event's JSON costs about as much as building it, and the writer, which every
+    /// append waits for, should not spend its time on that.
+    fn evict_excess(&self) {
+        let evicted = drain_excess(&mut self.lock());
+        drop(evicted);
     }
 
     /// Up to `limit` events from the one right after rowid `after`, as long as positions
     /// follow one another; empty when the cache does not hold `after + 1`.
     pub(crate) fn read_after(&self, after: i64, limit: usize) -> Vec<RecordedEvent> {
+        self.evict_excess();
         let events = self.lock();
         let start = events.partition_point(|event| rowid(event) <= after);
         (after.saturating_add(1)..)
@@ -63,6 +82,7 @@ impl TailCache {
         limit: usize,
         wanted: &EventFilter<'_>,
     ) -> (Vec<RecordedEvent>, Option<i64>) {
+        self.evict_excess();
         let events = self.lock();
         let start = events.partition_point(|event| rowid(event) <= after);
         let mut scanned_to = None;
@@ -91,6 +111,12 @@ impl TailCache {
     }
 }
 
+/// Takes the events beyond [`CAPACITY`] out of `events`, oldest first.
+fn drain_excess(events: &mut VecDeque<Arc<RecordedEvent>>) -> Vec<Arc<RecordedEvent>> {
+    let excess = events.len().saturating_sub(CAPACITY);
+    events.drain(..excess).collect()
+}
+
 fn rowid(event: &RecordedEvent) -> i64 {
     i64::try_from(event.position.high).unwrap_or(i64::MAX)
 }
@@ -108,7 +134,7 @@ mod tests {
             position: Position::new(rowid, 0),
             recorded_at: chrono::Utc::now(),
             stored_version: "1.0".to_string(),
-            event: SerializedEvent::new(
+            event: Arc::new(SerializedEvent::new(
                 "a".to_string(),
                 rowid as usize,
                 "T".to_string(),
@@ -116,7 +142,7 @@ mod tests {
                 "1.0".to_string(),
                 json!({}),
                 json!({}),
-            ),
+            )),
         }
     }
 
@@ -149,8 +175,8 @@ mod tests {
     fn a_filtered_read_keeps_the_wanted_events_and_tells_how_far_it_looked() {
         let cache = TailCache::default();
         let mut events: Vec<RecordedEvent> = (1..=6).map(event).collect();
-        events[1].event.event_type = "Wanted".to_string();
-        events[4].event.event_type = "Wanted".to_string();
+        Arc::make_mut(&mut events[1].event).event_type = "Wanted".to_string();
+        Arc::make_mut(&mut events[4].event).event_type = "Wanted".to_string();
         cache.push(events);
         let wanted = |_: &str, event_type: &str| event_type == "Wanted";
         let (kept, scanned_to) = cache.read_wanted_after(0, 4, &wanted);
@@ -160,6 +186,26 @@ mod tests {
         assert_eq!(positions(&kept), [5]);
         assert_eq!(scanned_to, Some(6));
         assert_eq!(cache.read_wanted_after(6, 10, &wanted).1, None);
+    }
+
+    #[test]
+    fn readers_drop_what_is_beyond_capacity_and_the_writer_only_past_the_hard_limit() {
+        let cache = TailCache::default();
+        cache.push((1..=(CAPACITY as u64 + 100)).map(event).collect());
+        assert_eq!(
+            cache.lock().len(),
+            CAPACITY + 100,
+            "the writer left them to readers"
+        );
+        cache.read_after(0, 1);
+        assert_eq!(cache.lock().len(), CAPACITY);
+        let next = CAPACITY as u64 + 101;
+        cache.push((next..next + HARD_LIMIT as u64).map(event).collect());
+        assert_eq!(
+            cache.lock().len(),
+            CAPACITY,
+            "nobody read: the writer trimmed"
+        );
     }
 
     #[test]

@@ -457,7 +457,7 @@ fn publish(batch: &mut [Job], outcomes: &[Outcome], recorded_at: &str, published
                 position: Position::new(position as u64, 0),
                 recorded_at,
                 stored_version: new.event.event_version.clone(),
-                event: upcast(new.event, &published.upcasters),
+                event: Arc::new(upcast(new.event, &published.upcasters)),
             })
             .collect();
         published.tail.push(events);
