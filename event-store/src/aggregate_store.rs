@@ -228,6 +228,24 @@ pub trait PositionedRepository: PersistedEventRepository {
         events: Vec<SerializedEvent>,
         snapshot_update: Option<SnapshotUpdate>,
     ) -> impl std::future::Future<Output = Result<Option<Position>, PersistenceError>> + Send;
+
+    /// Appends the events of several aggregate instances, each as
+    /// [`PositionedRepository::persist_at`] would (each succeeds or fails on its own), all
+    /// handed to the store at once: on SQLite they share one group commit, elsewhere the
+    /// appends run side by side. One answer per append, in order.
+    fn persist_each_at<A: Aggregate>(
+        &self,
+        appends: Vec<(Vec<SerializedEvent>, Option<SnapshotUpdate>)>,
+    ) -> impl std::future::Future<Output = Vec<Result<Option<Position>, PersistenceError>>> + Send
+    where
+        Self: Sync,
+    {
+        futures::future::join_all(
+            appends
+                .into_iter()
+                .map(|(events, snapshot)| self.persist_at::<A>(events, snapshot)),
+        )
+    }
 }
 
 impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
@@ -257,6 +275,93 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
             events,
             position,
         })
+    }
+
+    /// Runs each command on its own aggregate instance as if that instance had no events
+    /// yet, without loading it, and appends all their events at once (see
+    /// [`PositionedRepository::persist_each_at`]). Meant for commands that create their
+    /// aggregate under an id just made, where a load would only find nothing.
+    ///
+    /// An instance that does have events fails with [`AggregateError::AggregateConflict`]
+    /// (its append expected none), having appended nothing: run that command with
+    /// [`AggregateStore::execute`], which decides on the instance as stored. So does one
+    /// refused as new ([`AggregateError::UserError`]) when it may not be new: a command can
+    /// be a no-op on an existing instance and refused on an empty one. One answer per
+    /// command, in order.
+    pub async fn execute_each_as_new(
+        &self,
+        commands: Vec<(String, A::Command, HashMap<String, String>)>,
+        services: &A::Services,
+    ) -> Vec<Result<CommandOutcome<A>, AggregateError<A::Error>>> {
+        let mut decided = Vec::with_capacity(commands.len());
+        for (aggregate_id, command, metadata) in commands {
+            decided.push(
+                self.decide_as_new(aggregate_id, command, services, metadata)
+                    .await,
+            );
+        }
+        let appends = decided
+            .iter_mut()
+            .filter_map(|commit| match commit {
+                Ok(Some(commit)) => Some((
+                    std::mem::take(&mut commit.serialized),
+                    commit.snapshot.take(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let mut persisted = self
+            .repository
+            .persist_each_at::<A>(appends)
+            .await
+            .into_iter();
+        decided
+            .into_iter()
+            .map(|commit| match commit? {
+                None => Ok(CommandOutcome {
+                    version: 0,
+                    events: Vec::new(),
+                    position: None,
+                }),
+                Some(commit) => {
+                    let position = persisted.next().unwrap_or_else(|| {
+                        Err(PersistenceError::UnknownError(
+                            "the store answered fewer appends than it was given".into(),
+                        ))
+                    })?;
+                    count_appended::<A>(commit.envelopes.len());
+                    Ok(CommandOutcome {
+                        version: commit.envelopes.len(),
+                        events: commit.envelopes,
+                        position,
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// What `command` appends to a new instance `aggregate_id`: `None` when nothing.
+    async fn decide_as_new(
+        &self,
+        aggregate_id: String,
+        command: A::Command,
+        services: &A::Services,
+        metadata: HashMap<String, String>,
+    ) -> Result<Option<PreparedCommit<A>>, AggregateError<A::Error>> {
+        let mut context = EventStoreAggregateContext {
+            aggregate_id,
+            aggregate: A::default(),
+            current_sequence: 0,
+            current_snapshot: None,
+        };
+        let sink = EventSink::default();
+        context
+            .aggregate
+            .handle(command, services, &sink)
+            .await
+            .map_err(AggregateError::UserError)?;
+        let events = sink.collect().await;
+        self.prepare_commit(events, &context, metadata)
     }
 
     /// Loads the aggregate once, lets it handle each of `commands` in turn (each sees the

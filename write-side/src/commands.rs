@@ -150,6 +150,50 @@ impl CommandServices {
         execute(&self.interacciones, id, command, &(), context).await
     }
 
+    /// Registers interactions (`RegistrarInteraccion` commands, each with its context) in
+    /// one go, the ingest path: each is decided as if its id were new, without loading it,
+    /// and all their events are appended together. One whose id turns out to be taken, or
+    /// that is refused as new, is run again the usual way, on the interaction as stored
+    /// (a repeat of a registered id is a no-op, whatever it says). One answer per command,
+    /// in order.
+    pub async fn registrar_interacciones(
+        &self,
+        commands: Vec<(Uuid, InteraccionCommand, CommandContext)>,
+    ) -> Vec<Result<Executed, CommandError<<Interaccion as Aggregate>::Error>>> {
+        let started = Instant::now();
+        let as_new = commands
+            .iter()
+            .map(|(id, command, context)| (id.to_string(), command.clone(), context.metadata()))
+            .collect();
+        let outcomes = self.interacciones.execute_each_as_new(as_new, &()).await;
+        let elapsed = started.elapsed();
+        let mut results = Vec::with_capacity(commands.len());
+        let mut again = Vec::new();
+        for (index, ((id, command, context), outcome)) in
+            commands.into_iter().zip(outcomes).enumerate()
+        {
+            let result = match outcome {
+                Err(AggregateError::AggregateConflict | AggregateError::UserError(_)) => {
+                    again.push((index, id, command, context));
+                    continue;
+                }
+                Ok(outcome) => Ok(executed(id, outcome)),
+                Err(other) => Err(store_failure::<Interaccion>(id, other.to_string())),
+            };
+            record_ingested(id, &context, &result, elapsed);
+            results.push((index, result));
+        }
+        let retried = futures::future::join_all(again.into_iter().map(
+            |(index, id, command, context)| async move {
+                (index, self.interaccion(id, command, &context).await)
+            },
+        ))
+        .await;
+        results.extend(retried);
+        results.sort_unstable_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
     /// Sends a command to the Atribucion `id`.
     pub async fn atribucion(
         &self,
@@ -245,10 +289,7 @@ async fn logged<A: Aggregate>(
     span.record("outcome", outcome);
     span.record("duration_ms", elapsed.as_secs_f64() * 1_000.0);
     let ingest = INGEST_COMMANDS.contains(&name.as_str());
-    metrics::counter!("alpes_commands_total", "aggregate" => A::TYPE, "command" => name.clone(), "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("alpes_command_duration_seconds", "aggregate" => A::TYPE, "command" => name)
-        .record(elapsed.as_secs_f64());
+    count_command(A::TYPE, name, outcome, elapsed);
     span.in_scope(|| match &result {
         Ok(executed) if ingest => {
             tracing::debug!(events = ?executed.event_types, "command executed");
@@ -258,6 +299,45 @@ async fn logged<A: Aggregate>(
         Err(error) => tracing::warn!(%error, "command failed"),
     });
     result
+}
+
+/// Counts, times and logs a registration of [`CommandServices::registrar_interacciones`]
+/// as [`logged`] does a command, but without a span of its own: at ingest rates, a span per
+/// command cost more than the command's decision.
+fn record_ingested<E: std::error::Error>(
+    id: Uuid,
+    context: &CommandContext,
+    result: &Result<Executed, CommandError<E>>,
+    elapsed: Duration,
+) {
+    const COMMAND: &str = "RegistrarInteraccion";
+    let outcome = outcome_of(result);
+    count_command(Interaccion::TYPE, COMMAND.to_string(), outcome, elapsed);
+    let request_id = context.request_id.as_deref();
+    match result {
+        Ok(executed) => tracing::debug!(
+            aggregate = Interaccion::TYPE, aggregate_id = %id, command = COMMAND,
+            actor = %context.actor, request_id, outcome, events = ?executed.event_types,
+            "command executed"
+        ),
+        Err(error) => tracing::warn!(
+            aggregate = Interaccion::TYPE, aggregate_id = %id, command = COMMAND,
+            actor = %context.actor, request_id, outcome, %error, "command failed"
+        ),
+    }
+}
+
+/// The `alpes_commands_total` and `alpes_command_duration_seconds` metrics of one command.
+fn count_command(
+    aggregate: &'static str,
+    command: String,
+    outcome: &'static str,
+    elapsed: Duration,
+) {
+    metrics::counter!("alpes_commands_total", "aggregate" => aggregate, "command" => command.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("alpes_command_duration_seconds", "aggregate" => aggregate, "command" => command)
+        .record(elapsed.as_secs_f64());
 }
 
 /// The outcome of a command as logged and counted: `executed`, `rejected`, `conflict` or

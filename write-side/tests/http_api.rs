@@ -403,6 +403,20 @@ async fn interactions_are_ingested_one_by_one_and_in_batches(app: TestApp) {
     assert_eq!(again.status(), 201);
     assert_eq!(app.stored_events().await, events + 2);
 
+    // In a batch too, whatever the repeat says (as a new purchase this one would be
+    // refused: it has no value), while the new item beside it is registered.
+    let repeat = json!([
+        {"id": compra_id, "tipo": "Compra", "campana_id": campana, "journey_id": journey,
+         "pedido_id": "PED-1"},
+        click(campana, journey),
+    ]);
+    let response = app.post("/api/v1/interacciones", &repeat).await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["registered"], 2, "{body}");
+    assert_eq!(body["results"][0]["version"], 1, "{body}");
+    assert_eq!(body["results"][1]["version"], 1, "{body}");
+    assert_eq!(app.stored_events().await, events + 3);
+
     // Too many items.
     let too_many = Value::Array(vec![click(campana, journey); 1_001]);
     let body = problem(app.post("/api/v1/interacciones", &too_many).await, 400).await;

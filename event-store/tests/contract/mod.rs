@@ -59,6 +59,7 @@ macro_rules! contract_suite {
             append_and_load_with_metadata,
             an_append_answers_the_log_position_of_its_last_event,
             commands_decided_together_are_appended_once_in_order,
+            commands_on_new_instances_append_together_and_a_taken_id_conflicts_alone,
             snapshot_load_equals_replay,
             old_event_is_upcast_on_every_read,
             unreadable_event_fails_naming_stream_sequence_and_version,
@@ -419,6 +420,65 @@ pub async fn commands_decided_together_are_appended_once_in_order(fresh: Fresh) 
     assert_eq!(
         tallies.load_aggregate(&id).await.unwrap().aggregate,
         after.aggregate
+    );
+}
+
+/// `execute_each_as_new`: each command decided on an empty instance without a load, all
+/// appends handed over together; an instance that has events conflicts and appends
+/// nothing, a refused command appends nothing, and neither stops the others.
+pub async fn commands_on_new_instances_append_together_and_a_taken_id_conflicts_alone(
+    fresh: Fresh,
+) {
+    let Some(store) = open(fresh, StoreOptions::default()).await else {
+        return;
+    };
+    let log = store.backend.log();
+    let start = head(log.as_ref()).await;
+    let tallies = store.backend.aggregate_store::<Tally>();
+    let taken = test_id("taken");
+    add(&tallies, &taken, 1).await;
+    let (first, second) = (test_id("new"), test_id("new"));
+    let command = |amount: i64| TallyCommand::Add {
+        amount,
+        label: format!("new-{amount}"),
+    };
+    let commands = vec![
+        (first.clone(), command(2), metadata(&[("actor", "a")])),
+        (taken.clone(), command(3), HashMap::new()),
+        (test_id("refused"), command(0), HashMap::new()),
+        (second.clone(), command(4), metadata(&[("actor", "b")])),
+    ];
+    let outcomes = tallies.execute_each_as_new(commands, &()).await;
+    let (one, two) = match &outcomes[..] {
+        [Ok(one), Err(AggregateError::AggregateConflict), Err(AggregateError::UserError(tally::ZeroAmount)), Ok(two)] => {
+            (one, two)
+        }
+        other => panic!("the new ones appended, the taken one conflicted: {other:?}"),
+    };
+    assert_eq!((one.version, one.events.len()), (1, 1));
+    assert_eq!((two.version, two.events.len()), (1, 1));
+    let (one_at, two_at) = (one.position.unwrap(), two.position.unwrap());
+    assert!(one_at < two_at, "appended in the order given");
+
+    let recorded = read_ours(log.as_ref(), start, &first, 1).await;
+    assert_eq!(recorded[0].position, one_at);
+    assert_eq!(
+        recorded[0].metadata().get("actor").map(String::as_str),
+        Some("a")
+    );
+    assert_eq!(
+        tallies
+            .load_aggregate(&second)
+            .await
+            .unwrap()
+            .aggregate
+            .total,
+        4
+    );
+    let unchanged = tallies.load_aggregate(&taken).await.unwrap();
+    assert_eq!(
+        (unchanged.current_sequence, unchanged.aggregate.total),
+        (1, 1)
     );
 }
 

@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -100,10 +101,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// Deserializes an already parsed JSON value into `T` (one item of a batch), naming the
-/// field at fault.
-pub fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(path_error)
+/// The items of a JSON array body, each as its own text: a batch is checked for syntax
+/// once, and each item is then read on its own, so one bad item fails alone.
+pub fn parse_json_items(bytes: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let items = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::MalformedJson {
+            detail: error.to_string(),
+        })?;
+    Ok(items)
+}
+
+/// Deserializes one item of [`parse_json_items`] into `T`, naming the field at fault.
+pub fn from_json_item<T: DeserializeOwned>(item: &RawValue) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_str(item.get());
+    serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)
 }
 
 fn path_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {

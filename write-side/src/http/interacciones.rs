@@ -1,7 +1,7 @@
 //! Tracking: the Interaccion commands. Ingest is the hot path: `POST /interacciones` takes
 //! one interaction (201) or a JSON array of up to [`MAX_BATCH`] (200 with one result per
-//! item, in order; items are registered concurrently and independently, so one bad item
-//! does not stop the others).
+//! item, in order; items are registered together but independently, so one bad item does
+//! not stop the others).
 //!
 //! A raw `contexto.usuario.ip` is hashed here (SHA-256, hex, of its canonical form) into
 //! `ip_hash`; the raw address is never stored nor echoed.
@@ -16,28 +16,25 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, NotReplayable, Problem};
-use super::extract::{from_json_value, parse_json, ApiJson, IdPath, JsonBytes, RequestMeta};
+use super::extract::{
+    from_json_item, parse_json, parse_json_items, ApiJson, IdPath, JsonBytes, RequestMeta,
+};
 use super::idempotency::hex;
 use super::types::{latest_token, with_consistency, Accepted, Created, MoneyJson};
 use super::AppState;
-use crate::commands::{CommandError, Executed};
+use crate::commands::{CommandContext, CommandError, Executed};
 
 /// Where interactions live.
 pub const COLLECTION: &str = "/api/v1/interacciones";
 /// The most interactions one request may carry.
 pub const MAX_BATCH: usize = 1_000;
-/// How many interactions of a batch are registered at once: a batch of 100 goes in one
-/// group commit of the store instead of four (each item waits for the commit that carries
-/// it), while a PostgreSQL pool of 16 serves them in turn.
-const CONCURRENCY: usize = 128;
-
 /// The routes of the tracking service, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -293,28 +290,49 @@ pub async fn registrar(
 ) -> Result<Response, ApiError> {
     let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
     if first == Some(&b'[') {
-        let items: Vec<serde_json::Value> = parse_json(&body)?;
+        let items = parse_json_items(&body)?;
         return registrar_lote(&state, &meta, items).await;
     }
     let request: RegistrarInteraccion = parse_json(&body)?;
     let id = request.id.unwrap_or_else(|| meta.new_id("interaccion", 0));
-    let executed = registrar_una(&state, &meta, id, request).await?;
+    let command = command_of(&meta, id, request)?;
+    let registered = registrar_todas(&state, vec![command]).await.pop();
+    let executed = registered.unwrap_or_else(|| Err(missing_answer()))?;
     Ok(Created::at(COLLECTION, executed).into_response())
 }
 
-async fn registrar_una(
-    state: &AppState,
+/// An item's command: its id, the command and its context.
+type Registration = (Uuid, InteraccionCommand, CommandContext);
+
+fn command_of(
     meta: &RequestMeta,
     id: Uuid,
     request: RegistrarInteraccion,
-) -> Result<Executed, ApiError> {
+) -> Result<Registration, ApiError> {
     let context = meta.correlated(request.journey_id);
     let command = request.into_command(id)?;
+    Ok((id, command, context))
+}
+
+/// Registers every command in one go (see `CommandServices::registrar_interacciones`): one
+/// answer per command, in order.
+async fn registrar_todas(
+    state: &AppState,
+    commands: Vec<Registration>,
+) -> Vec<Result<Executed, ApiError>> {
     state
         .commands
-        .interaccion(id, command, &context)
+        .registrar_interacciones(commands)
         .await
-        .map_err(rejection)
+        .into_iter()
+        .map(|result| result.map_err(rejection))
+        .collect()
+}
+
+fn missing_answer() -> ApiError {
+    ApiError::StoreUnavailable {
+        context: "the command services answered no registration".to_string(),
+    }
 }
 
 /// Names the field of the domain's empty-text rule in this API's terms.
@@ -347,7 +365,7 @@ fn rejection(error: CommandError<InteraccionError>) -> ApiError {
 async fn registrar_lote(
     state: &AppState,
     meta: &RequestMeta,
-    items: Vec<serde_json::Value>,
+    items: Vec<&RawValue>,
 ) -> Result<Response, ApiError> {
     if items.is_empty() {
         return Err(ApiError::field("body", "the batch is empty"));
@@ -358,11 +376,35 @@ async fn registrar_lote(
             got: items.len(),
         });
     }
-    let outcomes: Vec<ItemOutcome> = stream::iter(items.into_iter().enumerate())
-        .map(|(index, item)| registrar_item(state, meta, index, item))
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
+    let mut outcomes: Vec<Option<ItemOutcome>> = Vec::with_capacity(items.len());
+    let mut commands = Vec::with_capacity(items.len());
+    let mut registered = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match item_command(meta, index, item) {
+            Ok(command) => {
+                registered.push((index, command.0));
+                commands.push(command);
+                outcomes.push(None);
+            }
+            Err(failed) => outcomes.push(Some(failed)),
+        }
+    }
+    let results = registrar_todas(state, commands).await;
+    for ((index, id), result) in registered.into_iter().zip(results) {
+        outcomes[index] = Some(item_outcome(index, id, result));
+    }
+    let outcomes: Vec<ItemOutcome> = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, outcome)| {
+            outcome.unwrap_or_else(|| item_failed(index, None, &missing_answer()))
+        })
+        .collect();
+    Ok(lote_response(outcomes))
+}
+
+/// The answer to a batch: every item's result, and the latest log position of them all.
+fn lote_response(outcomes: Vec<ItemOutcome>) -> Response {
     let transient = outcomes.iter().any(|outcome| outcome.transient);
     let consistency = latest_token(outcomes.iter().map(|outcome| outcome.position));
     let results: Vec<ResultadoInteraccion> =
@@ -382,7 +424,7 @@ async fn registrar_lote(
         // Items that failed for the store's sake may succeed on a retry with the same key.
         response.extensions_mut().insert(NotReplayable);
     }
-    Ok(response)
+    response
 }
 
 /// One item's result, whether its failure was transient, and its event's log position.
@@ -392,24 +434,39 @@ struct ItemOutcome {
     position: Option<Position>,
 }
 
-async fn registrar_item(
-    state: &AppState,
+/// The command of the batch's item `index`, or why it has none.
+fn item_command(
     meta: &RequestMeta,
     index: usize,
-    item: serde_json::Value,
-) -> ItemOutcome {
-    let named_id = item
-        .get("id")
-        .and_then(serde_json::Value::as_str)
-        .and_then(|id| Uuid::parse_str(id).ok());
-    let request = match from_json_value::<RegistrarInteraccion>(item) {
+    item: &RawValue,
+) -> Result<Registration, ItemOutcome> {
+    let request = match from_json_item::<RegistrarInteraccion>(item) {
         Ok(request) => request,
-        Err(error) => return item_failed(index, named_id, &error),
+        Err(error) => return Err(item_failed(index, named_id(item), &error)),
     };
     let id = request
         .id
         .unwrap_or_else(|| meta.new_id("interaccion", index));
-    match registrar_una(state, meta, id, request).await {
+    command_of(meta, id, request).map_err(|error| item_failed(index, Some(id), &error))
+}
+
+/// The id an unreadable item names, if it names a readable one.
+fn named_id(item: &RawValue) -> Option<Uuid> {
+    #[derive(Deserialize)]
+    struct Named {
+        #[serde(default)]
+        id: Option<serde_json::Value>,
+    }
+    let named: Named = serde_json::from_str(item.get()).ok()?;
+    named
+        .id
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(|id| Uuid::parse_str(id).ok())
+}
+
+fn item_outcome(index: usize, id: Uuid, result: Result<Executed, ApiError>) -> ItemOutcome {
+    match result {
         Ok(executed) => ItemOutcome {
             result: ResultadoInteraccion {
                 index,
