@@ -386,7 +386,7 @@ async fn registrar_lote(
                 commands.push(command);
                 outcomes.push(None);
             }
-            Err(failed) => outcomes.push(Some(failed)),
+            Err(failed) => outcomes.push(Some(*failed)),
         }
     }
     let results = registrar_todas(state, commands).await;
@@ -439,15 +439,15 @@ fn item_command(
     meta: &RequestMeta,
     index: usize,
     item: &RawValue,
-) -> Result<Registration, ItemOutcome> {
+) -> Result<Registration, Box<ItemOutcome>> {
     let request = match from_json_item::<RegistrarInteraccion>(item) {
         Ok(request) => request,
-        Err(error) => return Err(item_failed(index, named_id(item), &error)),
+        Err(error) => return Err(Box::new(item_failed(index, named_id(item), &error))),
     };
     let id = request
         .id
         .unwrap_or_else(|| meta.new_id("interaccion", index));
-    command_of(meta, id, request).map_err(|error| item_failed(index, Some(id), &error))
+    command_of(meta, id, request).map_err(|error| Box::new(item_failed(index, Some(id), &error)))
 }
 
 /// The id an unreadable item names, if it names a readable one.
