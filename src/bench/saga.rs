@@ -275,6 +275,10 @@ fn report(
         millis(percentile(&total, 0.99)),
         millis(total.last().copied().unwrap_or_default()),
     );
+    println!(
+        "  p99 by second of sending, ms: {}",
+        p99_by_second(&accepted, &steps[2])
+    );
     let hops = [
         ("201", &*accepted),
         (STEPS[0], &steps[0]),
@@ -295,6 +299,33 @@ fn report(
         );
     }
     Ok(())
+}
+
+/// The p99 of 201 → ComisionReservada of the purchases accepted in each second, in order:
+/// a stall shows as the seconds it hit.
+fn p99_by_second(accepted: &HashMap<Uuid, Instant>, reserved: &HashMap<Uuid, Instant>) -> String {
+    let Some(first) = accepted.values().min().copied() else {
+        return String::new();
+    };
+    let mut seconds: Vec<Vec<Duration>> = Vec::new();
+    for (id, at) in accepted {
+        let Some(done) = reserved.get(id) else {
+            continue;
+        };
+        let second = at.saturating_duration_since(first).as_secs() as usize;
+        if seconds.len() <= second {
+            seconds.resize_with(second + 1, Vec::new);
+        }
+        seconds[second].push(done.saturating_duration_since(*at));
+    }
+    seconds
+        .iter_mut()
+        .map(|latencies| {
+            latencies.sort();
+            format!("{:.0}", millis(percentile(latencies, 0.99)))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 async fn post(
