@@ -265,6 +265,7 @@ fn atribucion_events() -> Vec<AtribucionEvent> {
                 touchpoint_id: id(19),
                 monto: eur(5_990),
             }],
+            interacciones: vec![id(19), conversion().interaccion_id],
         },
         AtribucionEvent::ConversionNoAtribuida {
             conversion: conversion(),
@@ -283,10 +284,12 @@ fn atribucion_events() -> Vec<AtribucionEvent> {
                 puntuacion_total: 100,
                 umbral: 50,
             }),
+            interacciones: vec![id(19), conversion().interaccion_id],
         },
         AtribucionEvent::AtribucionRevertida {
             conversion: conversion(),
             motivo: MotivoReversion::Fraude,
+            interacciones: vec![id(19), conversion().interaccion_id],
         },
     ];
     check_covered(&events, atribucion_index, 4);

@@ -78,7 +78,20 @@ fn journey_a_luego_b() -> Vec<Touchpoint> {
     vec![click(1, PARTNER_A, 48), click(2, PARTNER_B, 2)]
 }
 
+/// The interactions `ids` of the journey, then the conversion's own.
+fn interacciones(ids: &[u128]) -> Vec<Uuid> {
+    ids.iter()
+        .map(|id| Uuid::from_u128(*id))
+        .chain([CONVERSION_ID])
+        .collect()
+}
+
 fn atribuida() -> AtribucionEvent {
+    atribuida_tras(&[1, 2])
+}
+
+/// Attributed to partner B's click 2, after a journey of the interactions `journey`.
+fn atribuida_tras(journey: &[u128]) -> AtribucionEvent {
     AtribucionEvent::ConversionAtribuida {
         conversion: compra(10_000),
         modelo: ModeloAtribucion::UltimoClick,
@@ -87,6 +100,7 @@ fn atribuida() -> AtribucionEvent {
             touchpoint_id: Uuid::from_u128(2),
             monto: eur(10_000),
         }],
+        interacciones: interacciones(journey),
     }
 }
 
@@ -109,6 +123,7 @@ fn fraude_reportado() -> AtribucionEvent {
         origen: reportado(),
         motivo: "tarjeta robada".into(),
         hallazgo: None,
+        interacciones: interacciones(&[1, 2]),
     }
 }
 
@@ -118,6 +133,7 @@ fn rechazada_por_reglas() -> AtribucionEvent {
         origen: OrigenFraude::Reglas,
         motivo: "puntuación 100 ≥ umbral 50: PedidoYaConvertido".into(),
         hallazgo: None,
+        interacciones: interacciones(&[1, 2]),
     }
 }
 
@@ -125,6 +141,7 @@ fn revertida(motivo: MotivoReversion) -> AtribucionEvent {
     AtribucionEvent::AtribucionRevertida {
         conversion: compra(10_000),
         motivo,
+        interacciones: interacciones(&[1, 2]),
     }
 }
 
@@ -179,6 +196,7 @@ fn the_campaign_model_splits_the_credit_exactly() {
                     monto: eur(6_667),
                 },
             ],
+            interacciones: interacciones(&[1, 2, 3]),
         }]);
 }
 
@@ -212,6 +230,7 @@ fn valor_de_conversion_invalido_a_lead_may_be_free_but_not_negative() {
                 touchpoint_id: Uuid::from_u128(2),
                 monto: eur(0),
             }],
+            interacciones: interacciones(&[1, 2]),
         }]);
     escenario()
         .given_no_previous_events()
@@ -338,6 +357,7 @@ fn fraude_detectado_when_the_rules_reach_the_campaign_threshold() {
                 puntuacion_total: 100,
                 umbral: 50,
             }),
+            interacciones: interacciones(&[1, 2]),
         }]);
 }
 
@@ -377,7 +397,43 @@ fn a_score_below_the_threshold_still_attributes() {
     escenario()
         .given_no_previous_events()
         .when(atribuir(compra(10_000), vec![rapido]))
+        .then_expect_events(vec![atribuida_tras(&[2])]);
+}
+
+#[test]
+fn the_journey_it_looked_at_is_what_a_fraud_finding_discards() {
+    // The conversion's own interaction counts once, wherever the journey lists it.
+    let mut journey = journey_a_luego_b();
+    journey.push(Touchpoint {
+        interaccion_id: CONVERSION_ID,
+        tipo: TipoInteraccion::Compra,
+        partner_id: None,
+        ..click(0, PARTNER_A, 0)
+    });
+    escenario()
+        .given_no_previous_events()
+        .when(atribuir(compra(10_000), journey))
         .then_expect_events(vec![atribuida()]);
+    // A fraud found later, and the reversion that follows, name the same interactions.
+    let fraude = AtribucionEvent::FraudeDetectado {
+        conversion: compra(10_000),
+        origen: reportado(),
+        motivo: "tarjeta robada".into(),
+        hallazgo: None,
+        interacciones: interacciones(&[7, 8]),
+    };
+    escenario()
+        .given(vec![atribuida_tras(&[7, 8])])
+        .when(marcar_fraude())
+        .then_expect_events(vec![fraude.clone()]);
+    escenario()
+        .given(vec![atribuida_tras(&[7, 8]), fraude])
+        .when(revertir(MotivoReversion::Fraude))
+        .then_expect_events(vec![AtribucionEvent::AtribucionRevertida {
+            conversion: compra(10_000),
+            motivo: MotivoReversion::Fraude,
+            interacciones: interacciones(&[7, 8]),
+        }]);
 }
 
 #[test]

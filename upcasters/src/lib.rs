@@ -7,12 +7,14 @@
 //! | `InteraccionRegistrada` | 1.0 → 1.1 → 2.0 |
 //! | `CampanaCreada` | 1.0 → 2.0 |
 //! | `ComisionReservada` | 1.0 → 2.0 |
+//! | `ConversionAtribuida`, `FraudeDetectado`, `AtribucionRevertida` | 1.0 → 1.1 |
 //!
 //! An upcaster that meets a payload it cannot convert (a missing field, an unknown
 //! interaction type, a campaign id that is not a UUID) leaves the event exactly as stored:
 //! the reader then fails loudly on the old version, naming the stream, sequence and
 //! version, instead of defaulting anything silently.
 
+mod atribucion;
 mod campana_creada;
 mod comision_reservada;
 mod interaccion_registrada;
@@ -27,7 +29,7 @@ pub use legacy::hash_ip;
 
 /// Every schema change: (event type, from version, to version, conversion). The steps of
 /// one event type form a chain, in order.
-const STEPS: [(&str, &str, &str, Convert); 4] = [
+const STEPS: [(&str, &str, &str, Convert); 7] = [
     (
         "InteraccionRegistrada",
         "1.0",
@@ -47,14 +49,30 @@ const STEPS: [(&str, &str, &str, Convert); 4] = [
         "2.0",
         comision_reservada::v1_0_to_v2_0,
     ),
+    (
+        "ConversionAtribuida",
+        "1.0",
+        "1.1",
+        atribucion::v1_0_to_v1_1,
+    ),
+    ("FraudeDetectado", "1.0", "1.1", atribucion::v1_0_to_v1_1),
+    (
+        "AtribucionRevertida",
+        "1.0",
+        "1.1",
+        atribucion::v1_0_to_v1_1,
+    ),
 ];
 
 /// The newest version of every event type whose schema has changed; every other event is
 /// still at 1.0.
-pub const NEWEST_VERSIONS: [(&str, &str); 3] = [
+pub const NEWEST_VERSIONS: [(&str, &str); 6] = [
     ("InteraccionRegistrada", "2.0"),
     ("CampanaCreada", "2.0"),
     ("ComisionReservada", "2.0"),
+    ("ConversionAtribuida", "1.1"),
+    ("FraudeDetectado", "1.1"),
+    ("AtribucionRevertida", "1.1"),
 ];
 
 /// One upcaster per event type whose schema changed: its whole chain.

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use alpes_domain::atribucion::AtribucionEvent;
 use alpes_domain::campana::CampanaEvent;
 use alpes_domain::comision::ComisionEvent;
 use alpes_domain::interaccion::InteraccionEvent;
@@ -12,6 +13,7 @@ use alpes_upcasters::{hash_ip, upcast_fully};
 use cqrs_es::persist::SerializedEvent;
 use cqrs_es::DomainEvent;
 use serde_json::Value;
+use uuid::Uuid;
 
 fn fixture_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -176,6 +178,43 @@ fn comision_reservada_1_0_becomes_2_0_in_minor_units() {
     );
 }
 
+/// An Atribucion fixture upcast and read by today's domain types, with the interactions
+/// 1.1 names.
+fn atribucion(name: &str) -> (AtribucionEvent, Vec<Uuid>) {
+    let event = golden(name);
+    assert_eq!(event.event_version, "1.1");
+    let decoded: AtribucionEvent = serde_json::from_value(event.payload.clone()).unwrap();
+    assert_eq!(decoded.event_version(), event.event_version);
+    let interacciones = match &decoded {
+        AtribucionEvent::ConversionAtribuida { interacciones, .. }
+        | AtribucionEvent::FraudeDetectado { interacciones, .. }
+        | AtribucionEvent::AtribucionRevertida { interacciones, .. } => interacciones.clone(),
+        other => panic!("unexpected {other:?}"),
+    };
+    (decoded, interacciones)
+}
+
+#[test]
+fn atribucion_events_1_0_become_1_1_naming_the_conversion_as_their_journey() {
+    let conversion: Uuid = "5f0c6a2e-8d1b-4c3a-9e7f-1a2b3c4d5e6f".parse().unwrap();
+    for name in [
+        "conversion_atribuida_1_0.json",
+        "fraude_detectado_1_0.json",
+        "atribucion_revertida_1_0.json",
+    ] {
+        let (decoded, interacciones) = atribucion(name);
+        assert_eq!(interacciones, [conversion], "{name}: {decoded:?}");
+    }
+    let (atribuida, _) = atribucion("conversion_atribuida_1_0.json");
+    let AtribucionEvent::ConversionAtribuida { creditos, .. } = atribuida else {
+        unreachable!()
+    };
+    assert_eq!(
+        creditos[0].monto,
+        Money::new(12_990, "EUR".parse().unwrap())
+    );
+}
+
 #[test]
 fn an_unknown_version_is_left_as_stored_so_readers_fail_loudly() {
     let mut event = load("interaccion_registrada_1_0_compra.json");
@@ -194,6 +233,9 @@ fn a_chain_that_fails_half_way_leaves_the_event_as_stored() {
 
 #[test]
 fn an_unconvertible_old_payload_is_left_as_stored() {
+    let mut event = load("atribucion_revertida_1_0.json");
+    event.payload["AtribucionRevertida"]["conversion"]["interaccion_id"] = "C-17".into();
+    assert_eq!(upcast_fully(event.clone()), event);
     let mut event = load("interaccion_registrada_1_0_compra.json");
     event.payload["InteraccionRegistrada"]["tipo_evento"] = "teletransporte".into();
     assert_eq!(upcast_fully(event.clone()), event);

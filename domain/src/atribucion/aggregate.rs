@@ -13,6 +13,7 @@ use std::fmt;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{
     AtribucionCommand, AtribucionError, AtribucionEvent, Conversion, CreditoPartner,
@@ -70,6 +71,9 @@ pub struct Atribucion {
     pub modelo: Option<ModeloAtribucion>,
     /// The partners' credits, when attributed.
     pub creditos: Vec<CreditoPartner>,
+    /// The journey's interactions the decision looked at (the conversion's own included).
+    #[serde(default)]
+    pub interacciones: Vec<Uuid>,
 }
 
 impl Aggregate for Atribucion {
@@ -109,22 +113,29 @@ impl Aggregate for Atribucion {
                 conversion,
                 modelo,
                 creditos,
+                interacciones,
             } => {
                 self.estado = EstadoAtribucion::Atribuida;
                 self.conversion = Some(conversion);
                 self.modelo = Some(modelo);
                 self.creditos = creditos;
+                self.interacciones = interacciones;
             }
             AtribucionEvent::ConversionNoAtribuida { conversion, .. } => {
                 self.estado = EstadoAtribucion::NoAtribuida;
                 self.conversion = Some(conversion);
             }
-            AtribucionEvent::FraudeDetectado { conversion, .. } => {
+            AtribucionEvent::FraudeDetectado {
+                conversion,
+                interacciones,
+                ..
+            } => {
                 self.estado = match self.estado {
                     EstadoAtribucion::Pendiente => EstadoAtribucion::RechazadaPorFraude,
                     _ => EstadoAtribucion::EnRevisionPorFraude,
                 };
                 self.conversion = Some(conversion);
+                self.interacciones = interacciones;
             }
             AtribucionEvent::AtribucionRevertida { motivo, .. } => {
                 self.estado = EstadoAtribucion::Revertida { motivo };
@@ -178,6 +189,7 @@ impl Atribucion {
                 reglas.join(", ")
             );
             return Ok(vec![AtribucionEvent::FraudeDetectado {
+                interacciones: interacciones_del_journey(&conversion, journey),
                 conversion,
                 origen: OrigenFraude::Reglas,
                 motivo,
@@ -201,6 +213,7 @@ impl Atribucion {
             }]);
         }
         Ok(vec![AtribucionEvent::ConversionAtribuida {
+            interacciones: interacciones_del_journey(&conversion, journey),
             conversion,
             modelo: parametros.modelo,
             creditos,
@@ -226,6 +239,7 @@ impl Atribucion {
                 origen,
                 motivo,
                 hallazgo: None,
+                interacciones: self.interacciones.clone(),
             }]),
             EstadoAtribucion::EnRevisionPorFraude
             | EstadoAtribucion::RechazadaPorFraude
@@ -255,6 +269,7 @@ impl Atribucion {
                 Ok(vec![AtribucionEvent::AtribucionRevertida {
                     conversion: conversion.clone(),
                     motivo,
+                    interacciones: self.interacciones.clone(),
                 }])
             }
             (EstadoAtribucion::Revertida { .. }, _) => Ok(Vec::new()),
@@ -268,6 +283,22 @@ impl Atribucion {
     fn conversion_decidida(&self) -> Result<&Conversion, AtribucionError> {
         self.conversion.as_ref().ok_or(AtribucionError::NoExiste)
     }
+}
+
+/// The journey's interactions in the order given, then the conversion's own if the journey
+/// did not hold it, each once.
+fn interacciones_del_journey(conversion: &Conversion, journey: &[Touchpoint]) -> Vec<Uuid> {
+    let mut interacciones: Vec<Uuid> = Vec::with_capacity(journey.len() + 1);
+    let ids = journey
+        .iter()
+        .map(|touchpoint| touchpoint.interaccion_id)
+        .chain([conversion.interaccion_id]);
+    for id in ids {
+        if !interacciones.contains(&id) {
+            interacciones.push(id);
+        }
+    }
+    interacciones
 }
 
 fn validar_conversion(conversion: &Conversion) -> Result<(), AtribucionError> {

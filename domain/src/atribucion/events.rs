@@ -1,5 +1,6 @@
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{
     Conversion, CreditoPartner, HallazgoFraude, MotivoNoAtribucion, MotivoReversion, OrigenFraude,
@@ -20,6 +21,9 @@ pub enum AtribucionEvent {
         modelo: ModeloAtribucion,
         /// One or more partners; the amounts sum exactly to the conversion value.
         creditos: Vec<CreditoPartner>,
+        /// The journey's interactions the attribution looked at, the conversion's own
+        /// included: what a fraud finding later discards. (Since 1.1.)
+        interacciones: Vec<Uuid>,
     },
     /// Nobody got credit for the conversion.
     ConversionNoAtribuida {
@@ -38,6 +42,9 @@ pub enum AtribucionEvent {
         motivo: String,
         /// The rules that fired (empty for a report).
         hallazgo: Option<HallazgoFraude>,
+        /// The journey's interactions the attribution looked at, the conversion's own
+        /// included: the tracking service discards them. (Since 1.1.)
+        interacciones: Vec<Uuid>,
     },
     /// The credits were taken back.
     AtribucionRevertida {
@@ -45,6 +52,10 @@ pub enum AtribucionEvent {
         conversion: Conversion,
         /// Why.
         motivo: MotivoReversion,
+        /// The journey's interactions the attribution looked at, the conversion's own
+        /// included: discarded by the tracking service when the reason is fraud.
+        /// (Since 1.1.)
+        interacciones: Vec<Uuid>,
     },
 }
 
@@ -59,7 +70,14 @@ impl DomainEvent for AtribucionEvent {
         .to_string()
     }
 
+    /// 1.1 added `interacciones` to the events that can lead to discarding the journey.
     fn event_version(&self) -> String {
-        "1.0".to_string()
+        match self {
+            AtribucionEvent::ConversionNoAtribuida { .. } => "1.0",
+            AtribucionEvent::ConversionAtribuida { .. }
+            | AtribucionEvent::FraudeDetectado { .. }
+            | AtribucionEvent::AtribucionRevertida { .. } => "1.1",
+        }
+        .to_string()
     }
 }

@@ -349,7 +349,9 @@ impl RevertirComision {
 /// The conversion whose commissions an event takes back, and why, in words.
 fn compensacion(evento: &AtribucionEvent) -> Option<(Uuid, String)> {
     match evento {
-        AtribucionEvent::AtribucionRevertida { conversion, motivo } => {
+        AtribucionEvent::AtribucionRevertida {
+            conversion, motivo, ..
+        } => {
             let motivo = match motivo {
                 MotivoReversion::PresupuestoInsuficiente => {
                     "atribución revertida: presupuesto insuficiente"
