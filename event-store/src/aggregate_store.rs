@@ -246,6 +246,14 @@ pub trait PositionedRepository: PersistedEventRepository {
                 .map(|(events, snapshot)| self.persist_at::<A>(events, snapshot)),
         )
     }
+
+    /// Returns once every event a load could have read so far is durable. For an answer
+    /// that appends nothing but depends on what a load found (a refusal, a repeat that is
+    /// already done): a backend that shows commits before they are durable (SQLite, see
+    /// its writer) must not let such an answer out first. Default: nothing to wait for.
+    fn synced(&self) -> impl std::future::Future<Output = Result<(), PersistenceError>> + Send {
+        std::future::ready(Ok(()))
+    }
 }
 
 impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
@@ -261,13 +269,14 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
         metadata: HashMap<String, String>,
     ) -> Result<CommandOutcome<A>, AggregateError<A::Error>> {
         let mut context = self.load_aggregate(aggregate_id).await?;
+        let loaded = context.current_sequence;
         let sink = EventSink::default();
-        context
-            .aggregate
-            .handle(command, services, &sink)
-            .await
-            .map_err(AggregateError::UserError)?;
+        let decided = context.aggregate.handle(command, services, &sink).await;
         let events = sink.collect().await;
+        if decided.is_err() || events.is_empty() {
+            self.answer_without_append(loaded).await?;
+        }
+        decided.map_err(AggregateError::UserError)?;
         let version = context.current_sequence + events.len();
         let (events, position) = self.commit_at(events, context, metadata).await?;
         Ok(CommandOutcome {
@@ -427,6 +436,9 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
                 }
             }
         }
+        if appended.iter().all(|(events, _)| events.is_empty()) {
+            self.answer_without_append(loaded_sequence).await?;
+        }
         let envelopes = envelopes(aggregate_id, loaded_sequence, appended);
         let (mut envelopes, position) = match self.prepare_envelopes(envelopes, &context)? {
             None => (Vec::new(), None),
@@ -454,6 +466,16 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
             }));
         }
         Ok((outcomes, context))
+    }
+
+    /// Before answering a command that appends nothing, waits until the `loaded` events it
+    /// was decided on are durable (see [`PositionedRepository::synced`]); a decision on an
+    /// aggregate without events read nothing.
+    async fn answer_without_append(&self, loaded: usize) -> Result<(), AggregateError<A::Error>> {
+        if loaded > 0 {
+            self.repository.synced().await?;
+        }
+        Ok(())
     }
 
     async fn commit_at(

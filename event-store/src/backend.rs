@@ -242,6 +242,10 @@ impl PositionedRepository for EventRepository {
     ) -> Result<Option<Position>, PersistenceError> {
         dispatch!(self, repository => repository.persist_at::<A>(events, snapshot_update).await)
     }
+
+    async fn synced(&self) -> Result<(), PersistenceError> {
+        dispatch!(self, repository => repository.synced().await)
+    }
 }
 
 impl PersistedEventRepository for EventRepository {

@@ -136,7 +136,7 @@ fn parse_sqlite_path(rest: &str) -> Result<PathBuf, String> {
     if rest.contains('?') || rest.contains('#') {
         return Err(
             "SQLite URLs take no options ('?…'); the store always uses WAL and \
-             synchronous=FULL"
+             syncs every commit before answering it"
                 .to_string(),
         );
     }

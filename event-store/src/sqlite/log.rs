@@ -1,6 +1,7 @@
 //! The global log on SQLite: the `events` table in rowid order, its newest part served
 //! from the writer's [`TailCache`].
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use tokio::sync::watch;
 use super::readers::Readers;
 use super::rows::{database_failure, parse_recorded_at, stored_event, StoredEvent, EVENT_COLUMNS};
 use super::tail::TailCache;
+use super::wal_sync::{WalFile, WalSync};
 use crate::{
     upcast, EventFilter, EventLog, Position, RecordedEvent, StoreError, Upcasters, WantedEvents,
 };
@@ -24,8 +26,15 @@ const FOREIGN_ROWS_RECHECK: Duration = Duration::from_millis(100);
 /// Reads the SQLite event log. Positions are `(rowid, 0)`.
 pub struct SqliteEventLog {
     readers: Readers,
-    /// The last position this process's writer committed; changes wake waiting consumers.
+    /// The last position this process's writer made durable; changes wake waiting
+    /// consumers.
     committed: watch::Receiver<i64>,
+    /// The last position this process's writer committed, durable or not yet: rows up to
+    /// it come through the tail once synced.
+    written: Arc<AtomicI64>,
+    /// Synced before handing out rows read beyond `committed`: SQLite shows commits (of
+    /// this process's writer, or another process's) before they are durable.
+    wal: Arc<Mutex<WalFile>>,
     tail: Arc<TailCache>,
     upcasters: Upcasters,
     /// When the file's last rowid was last read, and what it was.
@@ -37,12 +46,16 @@ impl SqliteEventLog {
     pub(crate) fn new(
         readers: Readers,
         committed: watch::Receiver<i64>,
+        written: Arc<AtomicI64>,
+        wal: WalFile,
         tail: Arc<TailCache>,
         upcasters: Upcasters,
     ) -> Self {
         SqliteEventLog {
             readers,
             committed,
+            written,
+            wal: Arc::new(Mutex::new(wal)),
             tail,
             upcasters,
             file_head: Mutex::new(None),
@@ -68,8 +81,9 @@ impl SqliteEventLog {
         }
     }
 
-    /// Whether a read after `after` surely finds nothing: `after` is this process's last
-    /// commit, and the file had no later row (of another process) a moment ago.
+    /// Whether a read after `after` surely finds nothing yet: `after` is this process's last
+    /// durable commit, and the file had no later row a moment ago but this process's
+    /// commits being synced (the tail brings those).
     fn nothing_after(&self, after: i64) -> Result<bool, StoreError> {
         if after < *self.committed.borrow() {
             return Ok(false);
@@ -90,12 +104,14 @@ impl SqliteEventLog {
                 head
             }
         };
-        Ok(head <= after)
+        Ok(head <= after.max(self.written.load(Ordering::Acquire)))
     }
 
     async fn read_table(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = self.read_sql.clone();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let durable = *self.committed.borrow();
+        let wal = self.wal.clone();
         let stored = self
             .readers
             .with_blocking("reading the SQLite event log", move |connection| {
@@ -112,6 +128,9 @@ impl SqliteEventLog {
                 {
                     events.push(stored_event(row)?);
                 }
+                if events.last().is_some_and(|last| last.position > durable) {
+                    sync_wal(&wal)?;
+                }
                 Ok(events)
             })
             .await?;
@@ -120,6 +139,18 @@ impl SqliteEventLog {
             .map(|event| self.recorded(event))
             .collect())
     }
+}
+
+/// Makes every row a reader saw so far durable (they were in the WAL when it saw them).
+fn sync_wal(wal: &Mutex<WalFile>) -> Result<(), StoreError> {
+    wal.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .sync()
+        .map_err(|error| StoreError::Database {
+            context: "syncing the SQLite WAL before handing out rows read beyond the synced head"
+                .to_string(),
+            source: Box::new(error),
+        })
 }
 
 /// The last rowid of the file, 0 when it holds no event.

@@ -19,6 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::wal_sync::{WalFile, WalSync};
 use super::{SqliteEventStore, BUSY_TIMEOUT};
 use crate::url::EventStoreUrl;
 use crate::{upcast, Position, RecordedEvent, StoreError, Upcasters};
@@ -240,6 +241,12 @@ impl Scan {
 
     /// Sends every batch; stops early, without error, when the consumer is gone.
     fn read_into(&self, sender: &BatchSender) -> Result<(), StoreError> {
+        // The rows up to `up_to` were committed when it was chosen, but SQLite shows a
+        // commit before the writer's syncer has made it durable: sync them before handing
+        // any out.
+        WalFile::of(&self.path)
+            .sync()
+            .map_err(failure("syncing the SQLite WAL before a scan"))?;
         let connection = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -307,7 +314,9 @@ impl Scan {
     }
 }
 
-fn failure(context: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+fn failure<E: std::error::Error + Send + Sync + 'static>(
+    context: &str,
+) -> impl FnOnce(E) -> StoreError + '_ {
     move |error| StoreError::Database {
         context: context.to_string(),
         source: Box::new(error),

@@ -1,11 +1,13 @@
-//! The SQLite backend: one file, WAL, `synchronous=FULL`.
+//! The SQLite backend: one file, WAL, every acknowledged commit synced to disk.
 //!
 //! - Events live in the sqlite-es `events` table (migrations/sqlite/); the global position
 //!   is the rowid, named `global_position`.
 //! - Everything this process writes to the file (appends, and through [`SqliteEventStore::write`]
 //!   the saga's tables and checkpoints) goes through one writer thread that drains every
-//!   pending job into one transaction (group commit: one fsync for many jobs), each job
-//!   still succeeding or failing on its own (an append against its expected sequence).
+//!   pending job into one transaction (group commit), each job still succeeding or failing
+//!   on its own (an append against its expected sequence). A second thread syncs the WAL
+//!   behind it, once for every group committed meanwhile, and only then are the groups
+//!   answered and their events handed to consumers (`writer`, `wal_sync`).
 //! - Aggregate loads and log reads use read-only connections in the calling task; readers
 //!   never wait for the writer (WAL). Other SQL (migrations, the write side's own reads)
 //!   uses an sqlx pool.
@@ -27,6 +29,7 @@ mod rows;
 mod statement;
 mod tail;
 mod wal_copier;
+mod wal_sync;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -121,6 +124,7 @@ impl SqliteEventStore {
         let tail = Arc::new(tail::TailCache::default());
         let writer = writer::spawn(
             writer_connection,
+            Box::new(wal_sync::WalFile::of(path)),
             writer::Published {
                 committed,
                 tail: tail.clone(),
@@ -132,6 +136,8 @@ impl SqliteEventStore {
         let log = Arc::new(SqliteEventLog::new(
             readers.clone(),
             committed_receiver,
+            writer.written(),
+            wal_sync::WalFile::of(path),
             tail,
             options.upcasters.clone(),
         ));
@@ -233,7 +239,7 @@ impl SqliteEventStore {
     }
 }
 
-/// WAL so readers never block the writer; `synchronous=FULL` so a committed append survives
+/// WAL so readers never block the writer; `synchronous=FULL` so what this pool commits survives
 /// a power cut (NORMAL could lose the last commits in WAL mode).
 fn connect_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()

@@ -118,6 +118,13 @@ impl PositionedRepository for SqliteEventRepository {
     ) -> Result<Option<Position>, PersistenceError> {
         self.append_owned::<A>(events, snapshot_update).await
     }
+
+    async fn synced(&self) -> Result<(), PersistenceError> {
+        self.writer
+            .synced()
+            .await
+            .map_err(|error| PersistenceError::ConnectionError(Box::new(error)))
+    }
 }
 
 impl PersistedEventRepository for SqliteEventRepository {

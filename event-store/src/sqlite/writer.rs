@@ -11,10 +11,21 @@
 //! Running on a thread of its own with cached prepared statements, a batch costs no
 //! hand-offs between threads but the one into the queue and the answers back.
 //!
-//! After a commit, the appended events go into the [`TailCache`] before the new head is
-//! announced, so the consumers it wakes find them in memory.
+//! The writer commits with `synchronous=NORMAL` and hands each committed group to a second
+//! thread, the syncer, which syncs the WAL (one sync for every group committed meanwhile;
+//! see [`super::wal_sync`]) and only then answers the group's jobs and publishes its
+//! events: an answer means the commit survives a power cut, as with `synchronous=FULL`,
+//! but the writer does not wait for the disk between commits. Published events go into the
+//! [`TailCache`] before the new head is announced, so the consumers it wakes find them in
+//! memory.
+//!
+//! SQLite shows a commit to other connections before it is synced. Nothing this process
+//! answers depends on that: the log hands out events only up to the synced head (see
+//! `log.rs`), a command that appends nothing waits for the sync of what it read
+//! ([`WriterHandle::synced`]), and whatever is decided on unsynced rows and written lies
+//! after them in the WAL, so it is durable only if they are.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -25,6 +36,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::rows::parse_recorded_at;
 use super::statement::SqlStatement;
 use super::tail::TailCache;
+use super::wal_sync::WalSync;
 use crate::{upcast, Position, RecordedEvent, StoreError, Upcasters};
 
 /// Events per transaction: bounds the time one commit holds the write lock.
@@ -155,6 +167,31 @@ impl Job {
 #[derive(Clone)]
 pub(crate) struct WriterHandle {
     jobs: mpsc::Sender<Job>,
+    durability: Arc<Durability>,
+}
+
+/// How far the writer's commits are durable.
+struct Durability {
+    /// Groups the writer began to commit (each may be visible to readers once begun).
+    begun: AtomicU64,
+    /// The position of the last event the writer committed, synced or not.
+    written: Arc<AtomicI64>,
+    /// Groups the syncer answered, and why it stopped if a sync failed.
+    synced: watch::Sender<Synced>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Synced {
+    groups: u64,
+    /// Once a sync failed, nothing committed after it can be trusted to be durable: every
+    /// later job fails with this.
+    failure: Option<String>,
+}
+
+impl Durability {
+    fn failure(&self) -> Option<String> {
+        self.synced.borrow().failure.clone()
+    }
 }
 
 impl WriterHandle {
@@ -182,6 +219,31 @@ impl WriterHandle {
             .await?
             .committed()
             .await
+    }
+
+    /// The position of the last event this writer committed, made durable or not yet:
+    /// rows of the file up to it reach readers through the tail once synced.
+    pub fn written(&self) -> Arc<AtomicI64> {
+        self.durability.written.clone()
+    }
+
+    /// Returns once everything committed before the call is durable: for an answer that
+    /// depends on what a read found but writes nothing itself (SQLite shows a commit
+    /// before the syncer has made it durable).
+    pub async fn synced(&self) -> Result<(), StoreError> {
+        let target = self.durability.begun.load(Ordering::Acquire);
+        let mut synced = self.durability.synced.subscribe();
+        let reached = synced
+            .wait_for(|synced| synced.groups >= target || synced.failure.is_some())
+            .await
+            .map_err(|_| writer_stopped("waiting for the WAL sync"))?;
+        match &reached.failure {
+            Some(failure) => Err(StoreError::Database {
+                context: "waiting for the WAL sync".to_string(),
+                source: failure.clone().into(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Queues `statements` (in order, all or none) for the next group commit, after every
@@ -221,44 +283,162 @@ pub(crate) struct Published {
     pub upcasters: Upcasters,
 }
 
-/// Starts the writer on its own thread, owning `connection`. It runs until every
-/// [`WriterHandle`] is dropped.
+/// A group the writer committed (or failed to), on its way to the syncer.
+struct Committed {
+    batch: Vec<Job>,
+    outcomes: Result<Vec<Outcome>, String>,
+    recorded_at: String,
+}
+
+/// Starts the writer on its own thread, owning `connection`, and the syncer on another,
+/// syncing with `wal`. They run until every [`WriterHandle`] is dropped; the syncer
+/// answers the last groups first.
 pub(crate) fn spawn(
     connection: Connection,
+    wal: Box<dyn WalSync>,
     published: Published,
 ) -> Result<WriterHandle, StoreError> {
     let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
+    let durability = Arc::new(Durability {
+        begun: AtomicU64::new(0),
+        written: Arc::new(AtomicI64::new(*published.committed.borrow())),
+        synced: watch::channel(Synced::default()).0,
+    });
+    let (committed, to_sync) = std::sync::mpsc::channel();
+    let syncer = {
+        let durability = durability.clone();
+        std::thread::Builder::new()
+            .name("alpes-sqlite-sync".to_string())
+            .spawn(move || sync_and_answer(&to_sync, wal, &published, &durability))
+            .map_err(|error| cannot_start(Box::new(error)))?
+    };
+    let writer_durability = durability.clone();
     std::thread::Builder::new()
         .name("alpes-sqlite-writer".to_string())
-        .spawn(move || run(&connection, queue, &published))
-        .map_err(|error| StoreError::Database {
-            context: "starting the SQLite writer".to_string(),
-            source: Box::new(error),
-        })?;
-    Ok(WriterHandle { jobs })
+        .spawn(move || {
+            run(&connection, queue, &committed, &writer_durability);
+            // The syncer finishes with the groups already handed over, then stops.
+            drop(committed);
+            if syncer.join().is_err() {
+                tracing::error!("the SQLite syncer panicked");
+            }
+        })
+        .map_err(|error| cannot_start(Box::new(error)))?;
+    Ok(WriterHandle { jobs, durability })
 }
 
-fn run(connection: &Connection, mut queue: mpsc::Receiver<Job>, published: &Published) {
-    while let Some(first) = queue.blocking_recv() {
-        let mut batch = gather(first, &mut queue);
-        let started = std::time::Instant::now();
-        let recorded_at = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        let outcomes = write_batch(connection, &batch, &recorded_at);
-        tracing::debug!(
-            jobs = batch.len(),
-            events = batch.iter().map(Job::events).sum::<usize>(),
-            commit_ms = started.elapsed().as_secs_f64() * 1_000.0,
-            "group commit"
-        );
-        if let Ok(outcomes) = &outcomes {
-            publish(&mut batch, outcomes, &recorded_at, published);
-        }
-        let outcomes = outcomes.map_err(|error| {
-            tracing::error!(%error, jobs = batch.len(), "SQLite commit failed");
-            error.to_string()
-        });
-        reply(batch, outcomes);
+fn cannot_start(source: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
+    StoreError::Database {
+        context: "starting the SQLite writer".to_string(),
+        source,
     }
+}
+
+fn run(
+    connection: &Connection,
+    mut queue: mpsc::Receiver<Job>,
+    committed: &std::sync::mpsc::Sender<Committed>,
+    durability: &Durability,
+) {
+    while let Some(first) = queue.blocking_recv() {
+        let batch = gather(first, &mut queue);
+        let recorded_at = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        // Counted before the commit: readers may see it as soon as SQLite commits it.
+        durability.begun.fetch_add(1, Ordering::AcqRel);
+        let outcomes = match durability.failure() {
+            Some(failure) => Err(failure),
+            None => commit(connection, &batch, &recorded_at),
+        };
+        if let Some(last) = outcomes
+            .iter()
+            .flatten()
+            .filter_map(Outcome::last_position)
+            .max()
+        {
+            durability.written.fetch_max(last, Ordering::AcqRel);
+        }
+        let group = Committed {
+            batch,
+            outcomes,
+            recorded_at,
+        };
+        if let Err(unsent) = committed.send(group) {
+            reply(
+                unsent.0.batch,
+                Err("the SQLite syncer has stopped".to_string()),
+            );
+        }
+    }
+}
+
+/// Writes and commits one group, logging how long it took.
+fn commit(
+    connection: &Connection,
+    batch: &[Job],
+    recorded_at: &str,
+) -> Result<Vec<Outcome>, String> {
+    let started = std::time::Instant::now();
+    let outcomes = write_batch(connection, batch, recorded_at);
+    tracing::debug!(
+        jobs = batch.len(),
+        events = batch.iter().map(Job::events).sum::<usize>(),
+        commit_ms = started.elapsed().as_secs_f64() * 1_000.0,
+        "group commit"
+    );
+    outcomes.map_err(|error| {
+        tracing::error!(%error, jobs = batch.len(), "SQLite commit failed");
+        error.to_string()
+    })
+}
+
+/// The syncer: syncs the WAL once for every group committed since the last sync, then
+/// publishes their events and answers their jobs, in commit order.
+fn sync_and_answer(
+    committed: &std::sync::mpsc::Receiver<Committed>,
+    mut wal: Box<dyn WalSync>,
+    published: &Published,
+    durability: &Durability,
+) {
+    while let Ok(first) = committed.recv() {
+        let mut groups = vec![first];
+        groups.extend(committed.try_iter());
+        let synced = match durability.failure() {
+            // After a failed sync, a later one may report success for data the disk lost.
+            Some(failure) => Err(failure),
+            None => sync(wal.as_mut(), groups.len(), durability),
+        };
+        for mut group in groups {
+            let outcomes = match (&synced, group.outcomes) {
+                (Ok(()), Ok(outcomes)) => {
+                    publish(&mut group.batch, &outcomes, &group.recorded_at, published);
+                    Ok(outcomes)
+                }
+                (Err(failure), Ok(_)) => Err(failure.clone()),
+                (_, Err(failure)) => Err(failure),
+            };
+            durability.synced.send_modify(|synced| synced.groups += 1);
+            reply(group.batch, outcomes);
+        }
+    }
+}
+
+/// Syncs the WAL for `groups` groups; a failure is recorded for every later write.
+fn sync(wal: &mut dyn WalSync, groups: usize, durability: &Durability) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let synced = wal.sync();
+    tracing::debug!(
+        groups,
+        sync_ms = started.elapsed().as_secs_f64() * 1_000.0,
+        "WAL synced"
+    );
+    synced.map_err(|error| {
+        tracing::error!(%error, "syncing the SQLite WAL failed: no further write is accepted");
+        let failure = format!("syncing the SQLite WAL failed: {error}");
+        durability
+            .synced
+            .send_modify(|synced| synced.failure = Some(failure.clone()));
+        failure
+    })
 }
 
 /// Takes every job already waiting, up to the batch bound.
@@ -287,6 +467,16 @@ enum Outcome {
     Failed(rusqlite::Error),
     /// Not run: an earlier write of its chain failed.
     ChainBroken,
+}
+
+impl Outcome {
+    /// The position of the last event of an append.
+    fn last_position(&self) -> Option<i64> {
+        match self {
+            Outcome::Appended(positions) => positions.last().copied(),
+            _ => None,
+        }
+    }
 }
 
 /// Runs every job in one transaction; the outer error means nothing was committed.
@@ -545,4 +735,162 @@ fn is_conflict(error: &rusqlite::Error) -> bool {
             if failure.code == ErrorCode::ConstraintViolation
                 && matches!(failure.extended_code, SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::sqlite::connection::open_writer;
+
+    /// A sync that waits for the test to say how it went.
+    struct GatedSync {
+        gate: std::sync::mpsc::Receiver<io::Result<()>>,
+    }
+
+    impl WalSync for GatedSync {
+        fn sync(&mut self) -> io::Result<()> {
+            self.gate.recv().unwrap_or(Ok(()))
+        }
+    }
+
+    struct TestWriter {
+        handle: WriterHandle,
+        committed: watch::Receiver<i64>,
+        tail: Arc<TailCache>,
+        release: std::sync::mpsc::Sender<io::Result<()>>,
+        path: std::path::PathBuf,
+        _folder: tempfile::TempDir,
+    }
+
+    fn writer() -> TestWriter {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("events.db");
+        let connection = open_writer(&path).unwrap();
+        connection
+            .execute_batch(include_str!(
+                "../../../migrations/sqlite/20250101000001_event_store.sql"
+            ))
+            .unwrap();
+        let (committed, receiver) = watch::channel(0);
+        let tail = Arc::new(TailCache::default());
+        let (release, gate) = std::sync::mpsc::channel();
+        let published = Published {
+            committed,
+            tail: tail.clone(),
+            upcasters: Upcasters::default(),
+        };
+        let handle = spawn(connection, Box::new(GatedSync { gate }), published).unwrap();
+        TestWriter {
+            handle,
+            committed: receiver,
+            tail,
+            release,
+            path,
+            _folder: folder,
+        }
+    }
+
+    fn append(id: &str) -> Append {
+        let event = SerializedEvent::new(
+            id.to_string(),
+            1,
+            "Tally".to_string(),
+            "Added".to_string(),
+            "1.0".to_string(),
+            json!({"Added": {}}),
+            json!({}),
+        );
+        Append {
+            aggregate_type: "Tally",
+            events: vec![NewEvent {
+                sequence: 1,
+                payload: event.payload.to_string(),
+                metadata: event.metadata.to_string(),
+                event,
+            }],
+            snapshot: None,
+        }
+    }
+
+    fn rows_in_file(path: &std::path::Path) -> i64 {
+        let reader = rusqlite::Connection::open(path).unwrap();
+        reader
+            .query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    async fn still_waiting<T>(task: &tokio::task::JoinHandle<T>) -> bool {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        !task.is_finished()
+    }
+
+    #[tokio::test]
+    async fn an_append_is_answered_and_published_only_once_the_wal_is_synced() {
+        let writer = writer();
+        let handle = writer.handle.clone();
+        let appending = tokio::spawn(async move { handle.append(append("a")).await });
+        assert!(still_waiting(&appending).await, "answered before the sync");
+        assert_eq!(rows_in_file(&writer.path), 1, "committed: SQLite shows it");
+        assert_eq!(
+            *writer.committed.borrow(),
+            0,
+            "not published before the sync"
+        );
+        assert!(writer.tail.read_after(0, 10).is_empty());
+
+        writer.release.send(Ok(())).unwrap();
+        let position = appending.await.unwrap().unwrap();
+        assert_eq!(position, 1);
+        assert_eq!(*writer.committed.borrow(), 1);
+        assert_eq!(writer.tail.read_after(0, 10).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn synced_waits_for_every_group_committed_before_it() {
+        let writer = writer();
+        let handle = writer.handle.clone();
+        let appending = tokio::spawn(async move { handle.append(append("a")).await });
+        while rows_in_file(&writer.path) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let handle = writer.handle.clone();
+        let waiting = tokio::spawn(async move { handle.synced().await });
+        assert!(
+            still_waiting(&waiting).await,
+            "the append it could have read is not durable"
+        );
+        writer.release.send(Ok(())).unwrap();
+        waiting.await.unwrap().unwrap();
+        appending.await.unwrap().unwrap();
+        // Nothing in flight: no wait.
+        writer.handle.synced().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_fails_its_group_and_every_later_write() {
+        let writer = writer();
+        writer
+            .release
+            .send(Err(io::Error::other("disk gone")))
+            .unwrap();
+        let failed = writer.handle.append(append("a")).await;
+        assert!(
+            matches!(&failed, Err(PersistenceError::ConnectionError(reason)) if reason.to_string().contains("disk gone")),
+            "{failed:?}"
+        );
+        assert_eq!(*writer.committed.borrow(), 0, "nothing published");
+        let later = writer.handle.append(append("b")).await;
+        assert!(later.is_err(), "{later:?}");
+        assert_eq!(
+            rows_in_file(&writer.path),
+            1,
+            "the later one was not even written"
+        );
+        assert!(writer.handle.synced().await.is_err());
+    }
 }
