@@ -7,17 +7,23 @@
 //! with its own checkpoint. Projectors stay independent: one that fails is retried from
 //! its own checkpoint, and one that keeps failing is moved to a runner of its own so that
 //! it never holds the others back.
+//!
+//! Catching up a long way (a rebuild) goes further: each projector gets a queue of its
+//! own, a few batches deep, and applies all that waits in it as one run in one
+//! transaction. Fewer commits and bigger statements, and the projectors no longer wait
+//! for the slowest one after every batch.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use alpes_event_store::{Consumer, EventLog, Position, RecordedEvent};
+use futures::future::join_all;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::log_event::Decoded;
-use crate::{Projector, ReadError};
+use crate::{ProjectionName, Projector, ReadError};
 
 /// Batches the reader keeps ready ahead of the projectors.
 const READ_AHEAD: usize = 2;
@@ -153,8 +159,6 @@ impl Member {
 pub(crate) struct Applied {
     /// The member's index.
     pub index: usize,
-    /// Events of the batch after its previous position.
-    pub events: u64,
     /// Its position after, or why it failed.
     pub result: Result<Position, ReadError>,
 }
@@ -190,11 +194,7 @@ pub(crate) async fn apply_to_members(members: &mut [Member], batch: &DecodedBatc
             span.record("outcome", if result.is_ok() { "handled" } else { "failed" });
             span.record("duration_ms", started.elapsed().as_secs_f64() * 1_000.0);
             span.in_scope(|| tracing::debug!("consumer batch done"));
-            Applied {
-                index,
-                events,
-                result,
-            }
+            Applied { index, result }
         });
     let outcomes = futures::future::join_all(applying).await;
     for outcome in &outcomes {
@@ -217,4 +217,141 @@ pub(crate) fn slowest(members: &[Member]) -> Option<Position> {
         .filter(|member| member.active)
         .map(|member| member.position)
         .min()
+}
+
+/// Batches a member's queue holds while catching up: how far one projector may fall
+/// behind the reader (and so the most batches it applies as one run).
+const QUEUE_DEPTH: usize = 4;
+
+/// What one member did with the batches queued for it.
+pub(crate) struct Drained {
+    /// The member's index.
+    pub index: usize,
+    /// Events it applied.
+    pub events: u64,
+    /// Why it stopped early (it is made inactive).
+    pub failure: Option<ReadError>,
+}
+
+/// Catches every active member up with `reader` until the reader is caught up (a short
+/// read) or fails; the reason, when it failed. Each member has a queue of its own and
+/// applies whatever waits in it as one run, in one transaction with its checkpoint, so the
+/// members run side by side and a slow one only holds the reader back once its queue is
+/// full. `applied` hears of each run: the projection, its events and its new position.
+pub(crate) async fn catch_up_queued(
+    reader: &mut Reader,
+    members: &mut [Member],
+    applied: &(dyn Fn(ProjectionName, u64, Position) + Sync),
+) -> (Vec<Drained>, Option<ReadError>) {
+    let mut queues = Vec::new();
+    let mut drains = Vec::new();
+    for (index, member) in members
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, member)| member.active)
+    {
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        queues.push(sender);
+        drains.push(drain(index, member, receiver, applied));
+    }
+    let (failure, drained) = futures::join!(feed(reader, queues), join_all(drains));
+    (drained, failure)
+}
+
+/// Hands every batch of `reader` to every queue still open, until a short read; the
+/// reason, when reading failed.
+async fn feed(
+    reader: &mut Reader,
+    mut queues: Vec<mpsc::Sender<Arc<DecodedBatch>>>,
+) -> Option<ReadError> {
+    while let Some(read) = reader.next().await {
+        let batch = match read {
+            Read::Batch(batch) => batch,
+            Read::CaughtUp => return None,
+            Read::Failed(error) => return Some(error),
+        };
+        let mut open = Vec::with_capacity(queues.len());
+        for queue in queues {
+            // A closed queue is a member that failed and stopped taking batches.
+            if queue.send(batch.clone()).await.is_ok() {
+                open.push(queue);
+            }
+        }
+        queues = open;
+        if queues.is_empty() || !batch.full {
+            return None;
+        }
+    }
+    None
+}
+
+/// Applies what `queue` brings to `member`, each time all that waits as one run, until the
+/// queue closes or a run fails.
+async fn drain(
+    index: usize,
+    member: &mut Member,
+    mut queue: mpsc::Receiver<Arc<DecodedBatch>>,
+    applied: &(dyn Fn(ProjectionName, u64, Position) + Sync),
+) -> Drained {
+    let mut drained = Drained {
+        index,
+        events: 0,
+        failure: None,
+    };
+    while let Some(first) = queue.recv().await {
+        let mut run = vec![first];
+        while let Ok(next) = queue.try_recv() {
+            run.push(next);
+        }
+        let batches: Vec<&DecodedBatch> = run.iter().map(Arc::as_ref).collect();
+        let events = batches
+            .iter()
+            .flat_map(|batch| &batch.events)
+            .filter(|event| event.position() > member.position)
+            .count() as u64;
+        match apply_run(member, &batches, events).await {
+            Ok(position) => {
+                member.position = position;
+                drained.events += events;
+                applied(member.projector.projection(), events, position);
+            }
+            Err(error) => {
+                member.active = false;
+                drained.failure = Some(error);
+                break;
+            }
+        }
+    }
+    drained
+}
+
+/// Applies a run of batches to `member`, traced like a live batch.
+async fn apply_run(
+    member: &Member,
+    run: &[&DecodedBatch],
+    events: u64,
+) -> Result<Position, ReadError> {
+    let (Some(first), Some(last)) = (run.first(), run.last()) else {
+        return Ok(member.position);
+    };
+    let span = tracing::info_span!(
+        "consumer_batch",
+        consumer = %member.projector.name(),
+        first = %first.after,
+        last = %last.last,
+        events,
+        batches = run.len(),
+        outcome = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let result = member
+        .projector
+        .handle_decoded_run(run)
+        .instrument(span.clone())
+        .await;
+    span.record("outcome", if result.is_ok() { "handled" } else { "failed" });
+    span.record("duration_ms", started.elapsed().as_secs_f64() * 1_000.0);
+    span.in_scope(|| tracing::debug!("consumer batch done"));
+    result
 }

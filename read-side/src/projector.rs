@@ -212,15 +212,28 @@ impl Projector {
     /// projectors (see [`crate::fanout`]), and moves the checkpoint, in one transaction.
     /// The position it is at afterwards.
     pub(crate) async fn handle_decoded(&self, batch: &DecodedBatch) -> Result<Position, ReadError> {
+        self.handle_decoded_run(&[batch]).await
+    }
+
+    /// Applies a run of consecutive decoded batches as one: their rows in one pass of the
+    /// projection and the checkpoint of the last, in one transaction. The position it is
+    /// at afterwards.
+    pub(crate) async fn handle_decoded_run(
+        &self,
+        run: &[&DecodedBatch],
+    ) -> Result<Position, ReadError> {
+        let Some(last) = run.last().map(|batch| batch.last) else {
+            return self.saved_checkpoint().await;
+        };
         let mut tx = self.views.begin_write(&self.lock).await?;
         let checkpoint = tx.load_checkpoint(&self.consumer).await?;
-        if batch.last <= checkpoint {
+        if last <= checkpoint {
             return Ok(checkpoint);
         }
         let name = self.projection.name().as_str();
         let wanted = self.projection.aggregates();
-        let mut events = Vec::with_capacity(batch.events.len());
-        for decoded in &batch.events {
+        let mut events = Vec::with_capacity(run.iter().map(|batch| batch.events.len()).sum());
+        for decoded in run.iter().flat_map(|batch| &batch.events) {
             if decoded.position() <= checkpoint {
                 continue;
             }
@@ -233,9 +246,9 @@ impl Projector {
                 .apply(&mut tx, &self.tables, &events)
                 .await?;
         }
-        tx.save_checkpoint(&self.consumer, batch.last).await?;
+        tx.save_checkpoint(&self.consumer, last).await?;
         tx.commit().await?;
-        Ok(batch.last)
+        Ok(last)
     }
 
     /// Its saved checkpoint.

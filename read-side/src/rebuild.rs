@@ -4,9 +4,10 @@
 //!    interrupted one.
 //! 2. Create `<table>__rebuild` for each of its tables, with the live table's columns and
 //!    primary key.
-//! 3. Replay the log into them, each batch committed with the rebuild's own checkpoint
-//!    (the log is read once for every projection rebuilt together), then create the
-//!    live tables' other indexes on them.
+//! 3. Replay the log into them, each run of batches committed with the rebuild's own
+//!    checkpoint (the log is read once for every projection rebuilt together, and each
+//!    projection applies all the batches waiting for it at once), then create the live
+//!    tables' other indexes on them.
 //! 4. Swap, in ONE transaction holding the projection's write lock (the lock every live
 //!    batch takes): apply the tail appended meanwhile, rename live → `<table>__old` and
 //!    rebuild → live, and move the live checkpoint to the rebuild's. A live batch waiting
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alpes_event_store::{EventLog, EventStoreBackend, Position};
 
 use crate::db::{Dialect, Sql, TableInfo, Views, WriteTx};
-use crate::fanout::{apply_to_members, slowest, Member, Read, Reader};
+use crate::fanout::{catch_up_queued, slowest, Member, Reader};
 use crate::projector::{Projector, REBUILD_SUFFIX};
 use crate::status::events_after;
 use crate::{ProjectionName, ReadError};
@@ -212,8 +213,10 @@ async fn prepare(
 }
 
 /// Replays the log into every member's tables, reading it once for all, until a read
-/// comes back short (caught up, but for what is appended meanwhile). The events each
-/// member applied, and why those that failed did (they are made inactive).
+/// comes back short (caught up, but for what is appended meanwhile). Each member applies
+/// the batches that queued up for it as one transaction (see
+/// [`crate::fanout::catch_up_queued`]). The events each member applied, and why those
+/// that failed did (they are made inactive).
 async fn replay(
     log: &Arc<dyn EventLog>,
     members: &mut [Member],
@@ -227,42 +230,28 @@ async fn replay(
     };
     let batch_size = options.batch_size.max(1);
     let mut reader = Reader::spawn(log.clone(), from, batch_size, false, Duration::ZERO);
-    while let Some(read) = reader.next().await {
-        let batch = match read {
-            Read::Batch(batch) => batch,
-            Read::CaughtUp => break,
-            Read::Failed(error) => {
-                let reason = error.to_string();
-                for member in members.iter_mut().filter(|member| member.active) {
-                    member.active = false;
-                    let projection = member.projector.projection();
-                    failures.insert(
-                        projection,
-                        ReadError::RebuildFailed {
-                            projection: projection.to_string(),
-                            reason: format!("reading the log: {reason}"),
-                        },
-                    );
-                }
-                break;
-            }
-        };
-        for outcome in apply_to_members(members, &batch).await {
-            let member = &mut members[outcome.index];
-            let projection = member.projector.projection();
-            match outcome.result {
-                Ok(position) => {
-                    events[outcome.index] += outcome.events;
-                    progress.advanced(projection, outcome.events, position);
-                }
-                Err(error) => {
-                    member.active = false;
-                    failures.insert(projection, error);
-                }
-            }
+    let advanced = |projection: ProjectionName, events: u64, position: Position| {
+        progress.advanced(projection, events, position)
+    };
+    let (drained, read_failure) = catch_up_queued(&mut reader, members, &advanced).await;
+    for outcome in drained {
+        events[outcome.index] = outcome.events;
+        if let Some(error) = outcome.failure {
+            failures.insert(members[outcome.index].projector.projection(), error);
         }
-        if !batch.full {
-            break;
+    }
+    if let Some(error) = read_failure {
+        let reason = error.to_string();
+        for member in members.iter_mut().filter(|member| member.active) {
+            member.active = false;
+            let projection = member.projector.projection();
+            failures.insert(
+                projection,
+                ReadError::RebuildFailed {
+                    projection: projection.to_string(),
+                    reason: format!("reading the log: {reason}"),
+                },
+            );
         }
     }
     (events, failures)

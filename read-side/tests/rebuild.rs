@@ -46,12 +46,12 @@ fn assert_same_views(incremental: &Dumps, rebuilt: &Dumps) {
     }
 }
 
-async fn rebuild_everything(env: &Env) {
+async fn rebuild_everything(env: &Env, options: &RebuildOptions) {
     let reports = rebuild_many(
         &env.backend,
         &env.views,
         &ProjectionName::ALL,
-        &RebuildOptions::default(),
+        options,
         Arc::new(NoProgress),
     )
     .await;
@@ -99,9 +99,16 @@ async fn incremental_views_equal_rebuilt_views(env: Env) {
     }
     assert!(indexes["interacciones"] >= 5, "{indexes:?}");
 
-    rebuild_everything(&env).await;
+    rebuild_everything(&env, &RebuildOptions::default()).await;
     let rebuilt = dump_all(&env.views).await;
     assert_same_views(&incremental, &rebuilt);
+    // Small batches: each projection applies many runs of several queued batches.
+    let small_batches = RebuildOptions {
+        batch_size: 50,
+        ..RebuildOptions::default()
+    };
+    rebuild_everything(&env, &small_batches).await;
+    assert_same_views(&incremental, &dump_all(&env.views).await);
     for (table, count) in indexes {
         assert_eq!(
             env.index_count(table).await,
@@ -188,7 +195,7 @@ async fn a_rebuild_under_load_keeps_answering_and_loses_nothing(env: Env) {
         run_workload(&backend, &more).await.unwrap()
     });
     let before = answered.load(Ordering::Relaxed);
-    rebuild_everything(&env).await;
+    rebuild_everything(&env, &RebuildOptions::default()).await;
     assert!(
         answered.load(Ordering::Relaxed) > before,
         "queries answered while the rebuild ran"
@@ -204,7 +211,7 @@ async fn a_rebuild_under_load_keeps_answering_and_loses_nothing(env: Env) {
         interacciones > appended.interacciones,
         "both workloads are in the view"
     );
-    rebuild_everything(&env).await;
+    rebuild_everything(&env, &RebuildOptions::default()).await;
     assert_same_views(&live, &dump_all(&env.views).await);
     shutdown.cancel();
     running.join().await;
