@@ -285,8 +285,21 @@ impl Rng {
 
     /// A random UUID (v4 layout) from this generator.
     pub fn uuid(&mut self) -> Uuid {
-        let bytes = (u128::from(self.next_u64()) << 64) | u128::from(self.next_u64());
-        uuid::Builder::from_random_bytes(bytes.to_be_bytes()).into_uuid()
+        uuid::Builder::from_random_bytes(self.bytes()).into_uuid()
+    }
+
+    /// A UUID v7 of the moment `at`, its other bits from this generator: the shape of the
+    /// ids `alpes serve` gives interactions (time-ordered), reproducible from the seed.
+    pub fn uuid_v7(&mut self, at: DateTime<Utc>) -> Uuid {
+        let millis = u64::try_from(at.timestamp_millis()).unwrap_or_default();
+        let random = self.bytes();
+        let mut counter_random = [0u8; 10];
+        counter_random.copy_from_slice(&random[..10]);
+        uuid::Builder::from_unix_timestamp_millis(millis, &counter_random).into_uuid()
+    }
+
+    fn bytes(&mut self) -> [u8; 16] {
+        ((u128::from(self.next_u64()) << 64) | u128::from(self.next_u64())).to_be_bytes()
     }
 }
 
@@ -546,7 +559,7 @@ impl JourneyDeCarga<'_> {
                 _ => TipoInteraccion::Engagement,
             };
             let partner = (!rng.chance(10)).then(|| partners[step % 2]);
-            let id = rng.uuid();
+            let id = rng.uuid_v7(at);
             let datos = datos_interaccion(campana.id, journey_id, tipo, partner, at, bot, None);
             journey.push(touchpoint(id, &datos));
             self.registrar(id, datos).await?;
@@ -564,7 +577,7 @@ impl JourneyDeCarga<'_> {
             TipoInteraccion::Compra => Some(eur(1_000 + rng.below(20_000) as i64)),
             _ => None,
         };
-        let conversion_id = rng.uuid();
+        let conversion_id = rng.uuid_v7(at);
         let mut datos = datos_interaccion(campana.id, journey_id, tipo, None, at, bot, valor);
         if tipo == TipoInteraccion::Compra {
             datos.pedido_id = Some(format!("PED-{}", self.index));
