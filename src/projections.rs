@@ -52,7 +52,7 @@ pub struct RebuildArgs {
     pub all: bool,
 
     /// Events applied per transaction.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = alpes_read::REBUILD_BATCH_SIZE)]
     pub batch_size: usize,
 
     #[command(flatten)]
@@ -90,7 +90,7 @@ pub struct BenchProjectArgs {
     pub queries: usize,
 
     /// Events applied per transaction while catching up.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = alpes_read::REBUILD_BATCH_SIZE)]
     pub batch_size: usize,
 }
 

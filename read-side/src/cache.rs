@@ -17,6 +17,10 @@ pub(crate) struct RowCache<R: ViewRow> {
 struct Entry<R> {
     row: R,
     changed: bool,
+    /// False when the row is known not to be in the table yet (its key was looked up and
+    /// not found, or its aggregate's first event created it): it is written with a plain
+    /// insert, without a conflict check.
+    maybe_stored: bool,
 }
 
 impl<R: ViewRow> RowCache<R> {
@@ -49,6 +53,7 @@ impl<R: ViewRow> RowCache<R> {
                 Entry {
                     row,
                     changed: false,
+                    maybe_stored: true,
                 },
             );
         }
@@ -76,16 +81,48 @@ impl<R: ViewRow> RowCache<R> {
     /// Adds or replaces a row; it will be written.
     pub(crate) fn insert(&mut self, row: R) {
         let key = row.key();
+        let maybe_stored = self.maybe_stored(&key);
+        self.put(key, row, maybe_stored);
+    }
+
+    /// Adds a row that its aggregate's first event creates. Each event is applied once,
+    /// so the row cannot be in the table yet: it is written without a conflict check (and
+    /// a row already there with its key fails the batch instead of being replaced).
+    pub(crate) fn insert_new(&mut self, row: R) {
+        let key = row.key();
+        let maybe_stored = self.rows.get(&key).is_some_and(|entry| entry.maybe_stored);
+        self.put(key, row, maybe_stored);
+    }
+
+    fn put(&mut self, key: R::Key, row: R, maybe_stored: bool) {
         self.absent.remove(&key);
-        self.rows.insert(key, Entry { row, changed: true });
+        self.rows.insert(
+            key,
+            Entry {
+                row,
+                changed: true,
+                maybe_stored,
+            },
+        );
+    }
+
+    /// Whether the row with `key` may be in the table: unless it was looked up and not
+    /// found, or is cached as not stored yet.
+    fn maybe_stored(&self, key: &R::Key) -> bool {
+        match self.rows.get(key) {
+            Some(entry) => entry.maybe_stored,
+            None => !self.absent.contains(key),
+        }
     }
 
     /// The row with `key`, created by `new` when absent; it will be written.
     pub(crate) fn get_or_insert_with(&mut self, key: R::Key, new: impl FnOnce() -> R) -> &mut R {
+        let maybe_stored = self.maybe_stored(&key);
         self.absent.remove(&key);
         let entry = self.rows.entry(key).or_insert_with(|| Entry {
             row: new(),
             changed: true,
+            maybe_stored,
         });
         entry.changed = true;
         &mut entry.row
@@ -96,21 +133,29 @@ impl<R: ViewRow> RowCache<R> {
         self.rows.values().map(|entry| &entry.row)
     }
 
-    /// Writes every changed row.
+    /// Writes every changed row: those not in the table yet with a plain insert, the
+    /// others with an upsert.
     pub(crate) async fn flush(
         &self,
         tx: &mut WriteTx,
         tables: &TableNames,
     ) -> Result<(), ReadError> {
-        let changed: Vec<&R> = self
+        let (maybe_stored, new): (Vec<&Entry<R>>, Vec<&Entry<R>>) = self
             .rows
             .values()
             .filter(|entry| entry.changed)
-            .map(|entry| &entry.row)
-            .collect();
-        if changed.is_empty() {
-            return Ok(());
+            .partition(|entry| entry.maybe_stored);
+        let table = tables.of(&R::TABLE);
+        if !new.is_empty() {
+            tx.insert_new_rows::<R>(&table, &rows_of(new)).await?;
         }
-        tx.upsert_rows::<R>(&tables.of(&R::TABLE), &changed).await
+        if !maybe_stored.is_empty() {
+            tx.upsert_rows::<R>(&table, &rows_of(maybe_stored)).await?;
+        }
+        Ok(())
     }
+}
+
+fn rows_of<R>(entries: Vec<&Entry<R>>) -> Vec<&R> {
+    entries.into_iter().map(|entry| &entry.row).collect()
 }

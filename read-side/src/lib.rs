@@ -37,7 +37,9 @@ pub use db::Views;
 pub use error::ReadError;
 pub use pagination::{Page, Paged, MAX_PAGE_SIZE};
 pub use projector::{ProjectionName, Projector};
-pub use rebuild::{rebuild, rebuild_many, RebuildOptions, RebuildProgress, RebuildReport};
+pub use rebuild::{
+    rebuild, rebuild_many, RebuildOptions, RebuildProgress, RebuildReport, REBUILD_BATCH_SIZE,
+};
 pub use start::{default_views_url, start, start_with, RunningProjections, DEFAULT_BATCH_SIZE};
 pub use status::{ProjectionState, ProjectionStatus};
 

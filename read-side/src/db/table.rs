@@ -162,12 +162,40 @@ impl WriteTx {
         table: &str,
         rows: &[&R],
     ) -> Result<(), ReadError> {
+        self.write_rows(table, rows, Conflicts::Replace).await
+    }
+
+    /// Inserts `rows`, none of which can be in `table` yet (a key already there is an
+    /// error): no conflict check per row.
+    pub(crate) async fn insert_new_rows<R: ViewRow>(
+        &mut self,
+        table: &str,
+        rows: &[&R],
+    ) -> Result<(), ReadError> {
+        self.write_rows(table, rows, Conflicts::Fail).await
+    }
+
+    async fn write_rows<R: ViewRow>(
+        &mut self,
+        table: &str,
+        rows: &[&R],
+        conflicts: Conflicts,
+    ) -> Result<(), ReadError> {
         let context = format!("writing {table}");
-        for sql in upsert::<R>(self.dialect(), table, rows) {
+        for sql in insert::<R>(self.dialect(), table, rows, conflicts) {
             self.execute(&sql, &context).await?;
         }
         Ok(())
     }
+}
+
+/// What an insert does with a row whose key is already in the table.
+#[derive(Clone, Copy)]
+enum Conflicts {
+    /// Replaces it.
+    Replace,
+    /// Fails.
+    Fail,
 }
 
 fn select_by_keys<R: ViewRow>(dialect: Dialect, table: &str, keys: &[R::Key]) -> Vec<Sql> {
@@ -236,13 +264,21 @@ fn select_by_keys<R: ViewRow>(dialect: Dialect, table: &str, keys: &[R::Key]) ->
     }
 }
 
-fn upsert<R: ViewRow>(dialect: Dialect, table: &str, rows: &[&R]) -> Vec<Sql> {
+fn insert<R: ViewRow>(
+    dialect: Dialect,
+    table: &str,
+    rows: &[&R],
+    conflicts: Conflicts,
+) -> Vec<Sql> {
     if rows.is_empty() {
         return Vec::new();
     }
     let info = R::TABLE;
     let head = format!("INSERT INTO \"{table}\" ({}) ", info.column_list());
-    let tail = format!(" {}", info.on_conflict());
+    let tail = match conflicts {
+        Conflicts::Replace => format!(" {}", info.on_conflict()),
+        Conflicts::Fail => String::new(),
+    };
     match dialect {
         Dialect::Postgres => rows
             .chunks(POSTGRES_MAX_ROWS)

@@ -261,7 +261,7 @@ impl Batch {
             InteraccionEvent::InteraccionRegistrada { id, datos } => {
                 let tipo = tipo_interaccion(datos.tipo);
                 *contador(self.estadisticas(event, datos.campana_id), datos.tipo) += 1;
-                self.interacciones.insert(MarketingInteraccionRow {
+                self.interacciones.insert_new(MarketingInteraccionRow {
                     id: *id,
                     campana_id: datos.campana_id,
                     tipo: tipo.to_string(),

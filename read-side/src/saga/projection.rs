@@ -131,7 +131,8 @@ impl Batch {
             journey.pasos += 1;
             let n = journey.pasos;
             let (seq_high, seq_low) = seq(event.position);
-            self.pasos.insert(PasoRow {
+            // Step n + 1 of a journey whose row counts n steps is never stored yet.
+            self.pasos.insert_new(PasoRow {
                 journey_id,
                 n,
                 paso: paso.paso.to_string(),
@@ -151,7 +152,13 @@ impl Batch {
     fn remember(&mut self, event: &LogEvent, journey_id: Uuid) {
         let (id, tipo) = match &event.event {
             DomainEvent::Interaccion(InteraccionEvent::InteraccionRegistrada { id, .. }) => {
-                (*id, "Interaccion")
+                // The interaction's first event: its reference cannot be stored yet.
+                self.referencias.insert_new(ReferenciaRow {
+                    id: *id,
+                    tipo: "Interaccion".to_string(),
+                    journey_id,
+                });
+                return;
             }
             DomainEvent::Campana(CampanaEvent::PresupuestoReservado { comision_id, .. }) => {
                 (*comision_id, "Comision")

@@ -146,7 +146,7 @@ impl Batch {
         if let Some(valor) = datos.valor {
             sumar_valor(estadistica, valor, 1);
         }
-        self.interacciones.insert(row);
+        self.interacciones.insert_new(row);
     }
 
     fn descartada(&mut self, event: &LogEvent, motivo: &str) {
