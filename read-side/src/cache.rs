@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::db::{ViewRow, WriteTx};
+use crate::db::{Conflicts, ViewRow, WriteTx};
 use crate::projector::TableNames;
 use crate::ReadError;
 
@@ -146,16 +146,12 @@ impl<R: ViewRow> RowCache<R> {
             .filter(|entry| entry.changed)
             .partition(|entry| entry.maybe_stored);
         let table = tables.of(&R::TABLE);
-        if !new.is_empty() {
-            tx.insert_new_rows::<R>(&table, &rows_of(new)).await?;
-        }
-        if !maybe_stored.is_empty() {
-            tx.upsert_rows::<R>(&table, &rows_of(maybe_stored)).await?;
+        for (entries, conflicts) in [(new, Conflicts::Fail), (maybe_stored, Conflicts::Replace)] {
+            let rows: Vec<&R> = entries.into_iter().map(|entry| &entry.row).collect();
+            if !rows.is_empty() {
+                tx.write_rows::<R>(&table, &rows, conflicts).await?;
+            }
         }
         Ok(())
     }
-}
-
-fn rows_of<R>(entries: Vec<&Entry<R>>) -> Vec<&R> {
-    entries.into_iter().map(|entry| &entry.row).collect()
 }

@@ -28,7 +28,7 @@ pub use sql::{Arg, Array, Sql};
 pub use table::{TableInfo, ViewRow};
 pub use value::{Column, Json, Kind, Value};
 
-pub(crate) use table::view_row;
+pub(crate) use table::{view_row, Conflicts};
 
 use crate::ReadError;
 

@@ -156,26 +156,8 @@ impl WriteTx {
         Ok(rows)
     }
 
-    /// Inserts `rows` into `table`, replacing the rows with the same keys.
-    pub(crate) async fn upsert_rows<R: ViewRow>(
-        &mut self,
-        table: &str,
-        rows: &[&R],
-    ) -> Result<(), ReadError> {
-        self.write_rows(table, rows, Conflicts::Replace).await
-    }
-
-    /// Inserts `rows`, none of which can be in `table` yet (a key already there is an
-    /// error): no conflict check per row.
-    pub(crate) async fn insert_new_rows<R: ViewRow>(
-        &mut self,
-        table: &str,
-        rows: &[&R],
-    ) -> Result<(), ReadError> {
-        self.write_rows(table, rows, Conflicts::Fail).await
-    }
-
-    async fn write_rows<R: ViewRow>(
+    /// Inserts `rows` into `table`; `conflicts` says what a key already there does.
+    pub(crate) async fn write_rows<R: ViewRow>(
         &mut self,
         table: &str,
         rows: &[&R],
@@ -191,10 +173,10 @@ impl WriteTx {
 
 /// What an insert does with a row whose key is already in the table.
 #[derive(Clone, Copy)]
-enum Conflicts {
-    /// Replaces it.
+pub(crate) enum Conflicts {
+    /// Replaces it (an upsert).
     Replace,
-    /// Fails.
+    /// Fails: for rows that cannot be there yet, which then need no conflict check.
     Fail,
 }
 
