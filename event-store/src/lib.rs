@@ -15,6 +15,7 @@ pub mod bench;
 pub mod consumer;
 pub mod error;
 pub mod esdb;
+mod json;
 pub mod log;
 pub mod options;
 pub mod postgres;

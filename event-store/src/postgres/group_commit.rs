@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::batching::Batches;
 use super::rows::{persistence_error, sequence_column, shared_persistence_error};
+use crate::json::json_text;
 use crate::Position;
 
 /// Committer tasks: one commits while the next gathers the following batch.
@@ -110,8 +111,8 @@ impl EventRows {
             rows.sequences.push(sequence_column(event.sequence)?);
             rows.event_types.push(event.event_type.clone());
             rows.event_versions.push(event.event_version.clone());
-            rows.payloads.push(event.payload.to_string());
-            rows.metadata.push(event.metadata.to_string());
+            rows.payloads.push(json_text(&event.payload));
+            rows.metadata.push(json_text(&event.metadata));
             rows.aggregate_types.push(aggregate_type.to_string());
         }
         Ok(rows)

@@ -13,6 +13,7 @@ use super::readers::Readers;
 use super::rows::{database_failure, stored_event, to_persistence_error, EVENT_COLUMNS};
 use super::writer::{Append, NewEvent, SnapshotRow, WriterHandle};
 use crate::aggregate_store::PositionedRepository;
+use crate::json::json_text;
 use crate::{Position, StoreError};
 
 /// Events per page when streaming a whole aggregate type.
@@ -61,7 +62,7 @@ impl SqliteEventRepository {
                     aggregate_id,
                     last_sequence: to_i64(last_sequence)?,
                     current_snapshot: to_i64(current_snapshot)?,
-                    payload: payload.to_string(),
+                    payload: json_text(&payload),
                 })
             })
             .transpose()?;
@@ -263,8 +264,8 @@ fn read_page_of_type(
 fn new_event(event: SerializedEvent) -> Result<NewEvent, PersistenceError> {
     Ok(NewEvent {
         sequence: to_i64(event.sequence)?,
-        payload: event.payload.to_string(),
-        metadata: event.metadata.to_string(),
+        payload: json_text(&event.payload),
+        metadata: json_text(&event.metadata),
         event,
     })
 }
