@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alpes_domain::atribucion::{Atribucion, AtribucionCommand};
@@ -107,7 +108,9 @@ pub struct CommandServices {
     interacciones: AggregateStore<Interaccion, EventRepository>,
     atribuciones: AggregateStore<Atribucion, EventRepository>,
     comisiones: AggregateStore<Comision, EventRepository>,
-    fraude: ConfiguracionFraude,
+    /// Shared: the API clones the services for every request, and the bot list is a
+    /// vector of strings.
+    fraude: Arc<ConfiguracionFraude>,
 }
 
 impl CommandServices {
@@ -123,7 +126,7 @@ impl CommandServices {
             interacciones: backend.aggregate_store_without_snapshots(),
             atribuciones: backend.aggregate_store_without_snapshots(),
             comisiones: backend.aggregate_store_without_snapshots(),
-            fraude,
+            fraude: Arc::new(fraude),
         }
     }
 

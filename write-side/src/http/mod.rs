@@ -55,9 +55,21 @@ use lotes::KnownCommissions;
 /// The largest request body accepted (a batch of 1,000 interactions fits with room).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// What every handler shares.
+/// What every handler shares. axum clones the state into a route's service some twenty
+/// times per request, so it is one `Arc` (fields read through `Deref`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// The services and stores behind [`AppState`].
+pub struct SharedState {
     /// Executes the commands.
     pub commands: CommandServices,
     /// The global log (readiness).
@@ -91,12 +103,12 @@ impl WriteApi {
             .contains(&Service::Comisiones)
             .then(|| KnownCommissions::new(database.clone()));
         Ok(WriteApi {
-            state: AppState {
+            state: AppState(Arc::new(SharedState {
                 commands,
                 log: backend.log(),
                 database: database.clone(),
                 known_commissions,
-            },
+            })),
             idempotency: IdempotencyStore::new(database),
             services: services.to_vec(),
             backend: backend.clone(),
