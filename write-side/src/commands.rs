@@ -108,8 +108,8 @@ pub struct CommandServices {
     interacciones: AggregateStore<Interaccion, EventRepository>,
     atribuciones: AggregateStore<Atribucion, EventRepository>,
     comisiones: AggregateStore<Comision, EventRepository>,
-    /// Shared: the API clones the services for every request, and the bot list is a
-    /// vector of strings.
+    /// Shared: the saga's reactors and command queues clone the services, and the bot
+    /// list is a vector of strings.
     fraude: Arc<ConfiguracionFraude>,
 }
 

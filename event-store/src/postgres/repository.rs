@@ -13,6 +13,7 @@ use super::group_commit::{EventRows, GroupCommit};
 use super::group_read::GroupRead;
 use super::rows::{persistence_error, sequence_column, serialized_event, EVENT_COLUMNS};
 use crate::aggregate_store::PositionedRepository;
+use crate::json::json_text;
 use crate::Position;
 
 /// Events buffered ahead of a consumer of [`PersistedEventRepository::stream_all_events`].
@@ -103,7 +104,7 @@ impl PostgresRepository {
         .bind(aggregate_id)
         .bind(sequence_column(last_event.sequence)?)
         .bind(sequence_column(current_snapshot)?)
-        .bind(snapshot.to_string())
+        .bind(json_text(snapshot))
         .execute(&mut *transaction)
         .await
         .map_err(persistence_error)?;
