@@ -8,16 +8,18 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::LazyLock;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
     EventStoreAggregateContext, PersistedEventRepository, PersistenceError, SerializedEvent,
 };
 use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope, EventStore};
+use metrics::Counter;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{upcast, Position, StoreError, Upcasters};
+use crate::{upcast, MetricHandles, Position, StoreError, Upcasters};
 
 /// What `PersistedEventRepository::persist` takes to save a snapshot: aggregate id, the
 /// aggregate, and the snapshot's number (1 for the first).
@@ -566,7 +568,13 @@ fn envelopes<A: Aggregate>(
 
 /// The `alpes_events_appended_total` metric.
 fn count_appended<A: Aggregate>(events: usize) {
-    metrics::counter!("alpes_events_appended_total", "aggregate" => A::TYPE)
+    static APPENDED: LazyLock<MetricHandles<&'static str, Counter>> =
+        LazyLock::new(MetricHandles::default);
+    APPENDED
+        .get(
+            A::TYPE,
+            |aggregate| metrics::counter!("alpes_events_appended_total", "aggregate" => *aggregate),
+        )
         .increment(events as u64);
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use alpes_domain::atribucion::{Atribucion, AtribucionCommand};
@@ -13,9 +13,10 @@ use alpes_domain::comision::{Comision, ComisionCommand};
 use alpes_domain::interaccion::{Interaccion, InteraccionCommand};
 use alpes_domain::rules::fraud::ConfiguracionFraude;
 use alpes_event_store::{
-    AggregateStore, CommandOutcome, EventRepository, EventStoreBackend, Position,
+    AggregateStore, CommandOutcome, EventRepository, EventStoreBackend, MetricHandles, Position,
 };
 use cqrs_es::{Aggregate, AggregateError};
+use metrics::{Counter, Histogram};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -337,10 +338,18 @@ fn count_command(
     outcome: &'static str,
     elapsed: Duration,
 ) {
-    metrics::counter!("alpes_commands_total", "aggregate" => aggregate, "command" => command.clone(), "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("alpes_command_duration_seconds", "aggregate" => aggregate, "command" => command)
-        .record(elapsed.as_secs_f64());
+    type Labels = (&'static str, String, &'static str);
+    static COMMANDS: LazyLock<MetricHandles<Labels, (Counter, Histogram)>> =
+        LazyLock::new(MetricHandles::default);
+    let (counter, histogram) = COMMANDS.get((aggregate, command, outcome), |labels| {
+        let (aggregate, command, outcome) = labels.clone();
+        (
+            metrics::counter!("alpes_commands_total", "aggregate" => aggregate, "command" => command.clone(), "outcome" => outcome),
+            metrics::histogram!("alpes_command_duration_seconds", "aggregate" => aggregate, "command" => command),
+        )
+    });
+    counter.increment(1);
+    histogram.record(elapsed.as_secs_f64());
 }
 
 /// The outcome of a command as logged and counted: `executed`, `rejected`, `conflict` or

@@ -2,11 +2,15 @@
 //! `x-request-id` (so every log line of its commands names it), and the request counters
 //! and latencies of `/metrics`, by route template and status.
 
+use std::sync::LazyLock;
 use std::time::Instant;
+
+use alpes_event_store::MetricHandles;
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::{Counter, Histogram};
 use tracing::Span;
 
 /// The header that identifies a request (set by the client, or a new UUID).
@@ -39,18 +43,27 @@ pub async fn record_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::histogram!(
-        "alpes_http_request_duration_seconds",
-        "method" => method.clone(),
-        "route" => route.clone()
-    )
-    .record(started.elapsed().as_secs_f64());
-    metrics::counter!(
-        "alpes_http_requests_total",
-        "method" => method,
-        "route" => route,
-        "status" => status
-    )
-    .increment(1);
+    /// Method, route template and status.
+    type Labels = (String, String, String);
+    static REQUESTS: LazyLock<MetricHandles<Labels, (Histogram, Counter)>> =
+        LazyLock::new(MetricHandles::default);
+    let (histogram, counter) = REQUESTS.get((method, route, status), |labels| {
+        let (method, route, status) = labels.clone();
+        (
+            metrics::histogram!(
+                "alpes_http_request_duration_seconds",
+                "method" => method.clone(),
+                "route" => route.clone()
+            ),
+            metrics::counter!(
+                "alpes_http_requests_total",
+                "method" => method,
+                "route" => route,
+                "status" => status
+            ),
+        )
+    });
+    histogram.record(started.elapsed().as_secs_f64());
+    counter.increment(1);
     response
 }

@@ -31,7 +31,7 @@
 //! retries fail the batch, which the runner then retries with backoff.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use alpes_domain::atribucion::{Atribucion, AtribucionEvent};
 use alpes_domain::campana::{Campana, CampanaEvent};
@@ -39,8 +39,11 @@ use alpes_domain::comision::{Comision, ComisionEvent};
 use alpes_domain::interaccion::{Interaccion, InteraccionEvent};
 use alpes_domain::RuleViolation;
 use alpes_event_store::sqlite::WriteChain;
-use alpes_event_store::{Consumer, ConsumerError, Position, RecordedEvent, StoreError};
+use alpes_event_store::{
+    Consumer, ConsumerError, MetricHandles, Position, RecordedEvent, StoreError,
+};
 use cqrs_es::Aggregate;
+use metrics::Counter;
 use uuid::Uuid;
 
 use super::database::{QueuedCommit, Rejection, SagaDatabase, Write};
@@ -574,7 +577,14 @@ fn count_saga_outcomes(executed: &Executed) {
             "AtribucionRevertida" => "compensated",
             _ => continue,
         };
-        metrics::counter!("alpes_saga_outcomes_total", "outcome" => outcome).increment(1);
+        static OUTCOMES: LazyLock<MetricHandles<&'static str, Counter>> =
+            LazyLock::new(MetricHandles::default);
+        OUTCOMES
+            .get(
+                outcome,
+                |outcome| metrics::counter!("alpes_saga_outcomes_total", "outcome" => *outcome),
+            )
+            .increment(1);
     }
 }
 
