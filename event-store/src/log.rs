@@ -96,7 +96,8 @@ impl RecordedEvent {
 
     /// The event's metadata as strings (correlation, causation, actor, ...).
     pub fn metadata(&self) -> HashMap<String, String> {
-        serde_json::from_value(self.event.metadata.clone()).unwrap_or_default()
+        // Read in place: a copy of the tree would cost as much again.
+        HashMap::deserialize(&self.event.metadata).unwrap_or_default()
     }
 
     /// Deserializes the event for aggregate `A`; fails loudly, naming the stream, sequence
