@@ -65,6 +65,14 @@ impl BenchServer {
         format!("{}{path}", self.address)
     }
 
+    /// [`BenchServer::url`], parsed once: a client handed the text parses it again on
+    /// every request, in the benchmark's own process.
+    pub fn endpoint(&self, path: &str) -> anyhow::Result<reqwest::Url> {
+        let url = self.url(path);
+        url.parse()
+            .with_context(|| format!("the benchmark's URL {url}"))
+    }
+
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         self.running.await.context("the server task")?
@@ -76,6 +84,9 @@ pub fn client(connections: usize) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(60))
+        // The server never redirects (a redirect fails the benchmark's status check);
+        // following them would cost a policy check per request.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("building the HTTP client")
 }

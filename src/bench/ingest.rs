@@ -23,7 +23,7 @@ pub async fn ingest(arguments: BenchIngestArgs) -> anyhow::Result<()> {
     let batch = usize::from(arguments.batch);
     let bodies = request_bodies(arguments.interactions, batch)?;
     let client = client(arguments.concurrency)?;
-    let url = server.url("/api/v1/interacciones");
+    let url = server.endpoint("/api/v1/interacciones")?;
 
     let started = Instant::now();
     let outcomes: Vec<anyhow::Result<Duration>> = stream::iter(bodies)
@@ -81,13 +81,13 @@ fn request_bodies(interactions: usize, batch: usize) -> anyhow::Result<Vec<Vec<u
 /// Sends one request; fails on any answer but full success.
 async fn send(
     client: &reqwest::Client,
-    url: &str,
+    url: &reqwest::Url,
     body: Vec<u8>,
     batch: usize,
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let response = client
-        .post(url)
+        .post(url.clone())
         .header("content-type", "application/json")
         .body(body)
         .send()

@@ -83,14 +83,14 @@ async fn campana_activa(client: &reqwest::Client, server: &BenchServer) -> anyho
         "presupuesto": {"amount": 1_000_000_000_000_i64, "currency": "EUR"},
         "reglas_comision": {"compra": {"calculo": {"Porcentaje": {"bps": 1000}}}}
     });
-    let created = post(client, &server.url("/api/v1/campanas"), &body, 201).await?;
+    let created = post(client, &server.endpoint("/api/v1/campanas")?, &body, 201).await?;
     let id: Uuid = created["id"]
         .as_str()
         .and_then(|id| id.parse().ok())
         .context("the created campaign's id")?;
     post(
         client,
-        &server.url(&format!("/api/v1/campanas/{id}/activar")),
+        &server.endpoint(&format!("/api/v1/campanas/{id}/activar"))?,
         &Value::Null,
         200,
     )
@@ -105,7 +105,7 @@ async fn register_clicks(
     journeys: &[(Uuid, Uuid)],
 ) -> anyhow::Result<()> {
     let occurred_at = (Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
-    let url = server.url("/api/v1/interacciones");
+    let url = server.endpoint("/api/v1/interacciones")?;
     let batches: Vec<Value> = journeys
         .chunks(1_000)
         .map(|chunk| {
@@ -170,7 +170,7 @@ async fn send_purchases(
 ) -> anyhow::Result<(Times, Duration)> {
     let accepted: Times = Arc::default();
     let per_tick = (f64::from(rate) * TICK.as_secs_f64()).max(1.0);
-    let url = Arc::new(server.url("/api/v1/interacciones"));
+    let url = Arc::new(server.endpoint("/api/v1/interacciones")?);
     let started = Instant::now();
     let mut ticker = tokio::time::interval(TICK);
     let mut sent = 0usize;
@@ -330,12 +330,12 @@ fn p99_by_second(accepted: &HashMap<Uuid, Instant>, reserved: &HashMap<Uuid, Ins
 
 async fn post(
     client: &reqwest::Client,
-    url: &str,
+    url: &reqwest::Url,
     body: &Value,
     expected: u16,
 ) -> anyhow::Result<Value> {
     let response = client
-        .post(url)
+        .post(url.clone())
         .json(body)
         .send()
         .await
