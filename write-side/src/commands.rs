@@ -55,7 +55,9 @@ impl CommandContext {
     }
 
     pub(crate) fn metadata(&self) -> HashMap<String, String> {
-        let mut metadata = HashMap::from([("actor".to_string(), self.actor.clone())]);
+        // Sized for every entry at once: growing a map rehashes it.
+        let mut metadata = HashMap::with_capacity(4);
+        metadata.insert("actor".to_string(), self.actor.clone());
         let optional = [
             ("correlation_id", &self.correlation_id),
             ("causation_id", &self.causation_id),
