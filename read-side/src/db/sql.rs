@@ -128,9 +128,8 @@ impl Sql {
 
     /// The placeholder of the argument just bound, in both forms.
     fn placeholder(&mut self) -> &mut Sql {
-        use std::fmt::Write as _;
-        // Writing to a String cannot fail.
-        let _ = write!(self.postgres, "${}", self.args.len());
+        self.postgres.push('$');
+        push_decimal(&mut self.postgres, self.args.len());
         self.sqlite.push('?');
         self
     }
@@ -206,6 +205,24 @@ impl Sql {
     }
 }
 
+/// Appends `number` in decimal. `write!` would do, through `fmt`'s machinery, at ~290
+/// instructions a placeholder: 2 % of all the work of ingest with the projectors running,
+/// which bind one placeholder per column of every row they write.
+fn push_decimal(text: &mut String, mut number: usize) {
+    // usize::MAX has 20 digits.
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (number % 10) as u8;
+        start -= 1;
+        number /= 10;
+        if number == 0 {
+            break;
+        }
+    }
+    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +241,25 @@ mod tests {
             statement().text(Dialect::Postgres),
             "SELECT * FROM t WHERE a = $1 AND (b, c) IN (VALUES ($2, $3))"
         );
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for number in [0, 9, 10, 99, 100, 65_535, usize::MAX] {
+            let mut text = String::from("$");
+            push_decimal(&mut text, number);
+            assert_eq!(text, format!("${number}"));
+        }
+    }
+
+    #[test]
+    fn the_hundredth_placeholder_is_numbered_100() {
+        let mut sql = Sql::new("VALUES (");
+        for value in 0..100_i64 {
+            sql.bind(value).push(",");
+        }
+        assert!(sql.text(Dialect::Postgres).ends_with("$99,$100,"));
+        assert_eq!(sql.text(Dialect::Sqlite).matches('?').count(), 100);
     }
 
     #[test]
