@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::LazyLock;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
@@ -568,8 +567,7 @@ fn envelopes<A: Aggregate>(
 
 /// The `alpes_events_appended_total` metric.
 fn count_appended<A: Aggregate>(events: usize) {
-    static APPENDED: LazyLock<MetricHandles<&'static str, Counter>> =
-        LazyLock::new(MetricHandles::default);
+    static APPENDED: MetricHandles<&'static str, Counter> = MetricHandles::new();
     APPENDED
         .get(
             A::TYPE,

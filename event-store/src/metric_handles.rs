@@ -6,8 +6,7 @@
 //! registering interactions. A handle, once registered, is only an atomic to update, so
 //! the hot paths keep theirs here.
 
-use std::collections::HashMap;
-use std::hash::Hash;
+use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
 /// Handles `H` by label values `K`, registered on first use. Handles belong to the
@@ -19,21 +18,29 @@ pub struct MetricHandles<K, H> {
 
 struct Registered<K, H> {
     recorder: usize,
-    by_labels: HashMap<K, H>,
+    /// Ordered, not hashed: a few label sets each, and a `static` can be built in `const`.
+    by_labels: BTreeMap<K, H>,
 }
 
-impl<K, H> Default for MetricHandles<K, H> {
-    fn default() -> Self {
+impl<K, H> MetricHandles<K, H> {
+    /// No handles yet; usable as a `static`.
+    pub const fn new() -> Self {
         MetricHandles {
             handles: Mutex::new(Registered {
                 recorder: 0,
-                by_labels: HashMap::new(),
+                by_labels: BTreeMap::new(),
             }),
         }
     }
 }
 
-impl<K: Eq + Hash, H: Clone> MetricHandles<K, H> {
+impl<K, H> Default for MetricHandles<K, H> {
+    fn default() -> Self {
+        MetricHandles::new()
+    }
+}
+
+impl<K: Ord, H: Clone> MetricHandles<K, H> {
     /// The handle of `labels`, registered with `register` the first time.
     pub fn get(&self, labels: K, register: impl FnOnce(&K) -> H) -> H {
         let recorder = current_recorder();

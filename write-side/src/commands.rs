@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alpes_domain::atribucion::{Atribucion, AtribucionCommand};
@@ -341,8 +341,7 @@ fn count_command(
     elapsed: Duration,
 ) {
     type Labels = (&'static str, String, &'static str);
-    static COMMANDS: LazyLock<MetricHandles<Labels, (Counter, Histogram)>> =
-        LazyLock::new(MetricHandles::default);
+    static COMMANDS: MetricHandles<Labels, (Counter, Histogram)> = MetricHandles::new();
     let (counter, histogram) = COMMANDS.get((aggregate, command, outcome), |labels| {
         let (aggregate, command, outcome) = labels.clone();
         (

@@ -2,11 +2,9 @@
 //! `x-request-id` (so every log line of its commands names it), and the request counters
 //! and latencies of `/metrics`, by route template and status.
 
-use std::sync::LazyLock;
 use std::time::Instant;
 
 use alpes_event_store::MetricHandles;
-
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -45,8 +43,7 @@ pub async fn record_request(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     /// Method, route template and status.
     type Labels = (String, String, String);
-    static REQUESTS: LazyLock<MetricHandles<Labels, (Histogram, Counter)>> =
-        LazyLock::new(MetricHandles::default);
+    static REQUESTS: MetricHandles<Labels, (Histogram, Counter)> = MetricHandles::new();
     let (histogram, counter) = REQUESTS.get((method, route, status), |labels| {
         let (method, route, status) = labels.clone();
         (

@@ -31,7 +31,7 @@
 //! retries fail the batch, which the runner then retries with backoff.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use alpes_domain::atribucion::{Atribucion, AtribucionEvent};
 use alpes_domain::campana::{Campana, CampanaEvent};
@@ -577,8 +577,7 @@ fn count_saga_outcomes(executed: &Executed) {
             "AtribucionRevertida" => "compensated",
             _ => continue,
         };
-        static OUTCOMES: LazyLock<MetricHandles<&'static str, Counter>> =
-            LazyLock::new(MetricHandles::default);
+        static OUTCOMES: MetricHandles<&'static str, Counter> = MetricHandles::new();
         OUTCOMES
             .get(
                 outcome,
