@@ -6,7 +6,12 @@
 use std::io::IsTerminal;
 
 use clap::ValueEnum;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
+
+mod json;
+
+pub use json::{JsonEvents, JsonSpanFields};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -36,17 +41,13 @@ pub fn init(format: LogFormat) -> LogFormat {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("warn,alpes=info,alpes_write=info,alpes_read=info,alpes_event_store=info")
     });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
     let format = format.resolve(std::io::stderr().is_terminal());
     match format {
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
+        LogFormat::Json => json::subscriber(filter, std::io::stderr).init(),
+        LogFormat::Text | LogFormat::Auto => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
             .init(),
-        LogFormat::Text | LogFormat::Auto => builder.init(),
     }
     format
 }
