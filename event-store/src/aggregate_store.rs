@@ -441,7 +441,7 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
             self.answer_without_append(loaded_sequence).await?;
         }
         let envelopes = envelopes(aggregate_id, loaded_sequence, appended);
-        let (mut envelopes, position) = match self.prepare_envelopes(envelopes, &context)? {
+        let (envelopes, position) = match self.prepare_envelopes(envelopes, &context)? {
             None => (Vec::new(), None),
             Some(commit) => {
                 let snapshot = commit.snapshot.as_ref().map(|(_, _, number)| *number);
@@ -455,10 +455,13 @@ impl<A: Aggregate, R: PositionedRepository> AggregateStore<A, R> {
                 (commit.envelopes, position)
             }
         };
+        // Each command's events are the next `count`, taken in turn (draining the vector's
+        // front instead would move all the later events once per command of the group).
+        let mut envelopes = envelopes.into_iter();
         let mut outcomes = Vec::with_capacity(versions.len());
         for decided in versions {
             outcomes.push(decided.map(|(version, count)| {
-                let events: Vec<_> = envelopes.drain(..count).collect();
+                let events: Vec<_> = envelopes.by_ref().take(count).collect();
                 CommandOutcome {
                     version,
                     position: if events.is_empty() { None } else { position },
