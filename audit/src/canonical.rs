@@ -56,18 +56,24 @@ fn write_member(index: usize, key: &str, value: &Value, out: &mut String) {
 }
 
 /// Appends `text` as a JSON string literal, escaped exactly as serde_json escapes it
-/// (`\"`, `\\`, the short escapes of `\b \f \n \r \t`, `\u00xx` for other control
-/// characters; nothing else).
+/// (see [`write_escaped`]).
 pub fn write_string(text: &str, out: &mut String) {
     out.push('"');
+    // Writing to a String cannot fail.
+    let _ = write_escaped(text, out);
+    out.push('"');
+}
+
+/// Writes `text` to `out` as the inside of a JSON string literal, escaped exactly as
+/// serde_json escapes it: `\"`, `\\`, the short escapes of `\b \f \n \r \t`, `\u00xx` for
+/// other control characters; nothing else.
+pub fn write_escaped<W: Write + ?Sized>(text: &str, out: &mut W) -> std::fmt::Result {
     // Most strings (ids, names, times) need no escape: check them all at once.
     let needs_escape = text.bytes().fold(false, |any, byte| {
         any | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
     });
     if !needs_escape {
-        out.push_str(text);
-        out.push('"');
-        return;
+        return out.write_str(text);
     }
     let mut copied = 0;
     for (index, byte) in text.bytes().enumerate() {
@@ -83,16 +89,15 @@ pub fn write_string(text: &str, out: &mut String) {
             _ => continue,
         };
         // Every escaped byte is ASCII, so `index` is a character boundary.
-        out.push_str(&text[copied..index]);
+        out.write_str(&text[copied..index])?;
         if escape.is_empty() {
-            let _ = write!(out, "\\u{byte:04x}");
+            write!(out, "\\u{byte:04x}")?;
         } else {
-            out.push_str(escape);
+            out.write_str(escape)?;
         }
         copied = index + 1;
     }
-    out.push_str(&text[copied..]);
-    out.push('"');
+    out.write_str(&text[copied..])
 }
 
 /// The canonical form of `value`.

@@ -14,6 +14,7 @@ mod record_writer;
 mod stored_json;
 mod verify;
 
+pub use canonical::write_escaped;
 pub use export::{export, export_store, ExportOptions, ExportSummary, Format};
 pub use filter::{Bound, ExportFilter};
 pub use record::{AuditRecord, Trailer, GENESIS_HASH};

@@ -15,6 +15,7 @@
 
 use std::fmt::{self, Write};
 
+use alpes_audit::write_escaped;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -303,28 +304,7 @@ struct Escaped<'a>(&'a mut dyn Write);
 
 impl Write for Escaped<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        let mut plain = 0;
-        for (index, byte) in text.bytes().enumerate() {
-            let escape = match byte {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0x08 => "\\b",
-                0x0c => "\\f",
-                0x00..=0x1f => "",
-                _ => continue,
-            };
-            self.0.write_str(&text[plain..index])?;
-            if escape.is_empty() {
-                write!(self.0, "\\u{byte:04x}")?;
-            } else {
-                self.0.write_str(escape)?;
-            }
-            plain = index + 1;
-        }
-        self.0.write_str(&text[plain..])
+        write_escaped(text, self.0)
     }
 }
 
