@@ -270,6 +270,8 @@ impl Visit for Members<'_> {
         self.member(field, |out| write_string(out, value));
     }
 
+    /// An array of numbers, as tracing-subscriber writes span fields (it writes an event's
+    /// bytes as a hex string; nothing in Alpes logs bytes).
     fn record_bytes(&mut self, field: &Field, value: &[u8]) {
         self.member(field, |out| {
             out.write_char('[')?;
