@@ -11,8 +11,6 @@ use tracing_subscriber::EnvFilter;
 
 mod json;
 
-pub use json::{JsonEvents, JsonSpanFields};
-
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
